@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+// forwardedSignals are relayed to the child as they arrive.
+//
+// Not here, on purpose: SIGCHLD (about kubexit's own children), SIGURG (the Go
+// runtime's goroutine preemption), SIGPROF (profiling), the synchronous
+// faults (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT) which concern kubexit itself,
+// and SIGKILL/SIGSTOP which cannot be caught.
+var forwardedSignals = []os.Signal{
+	syscall.SIGTERM,
+	syscall.SIGINT,
+	syscall.SIGHUP,
+	syscall.SIGQUIT,
+	syscall.SIGUSR1,
+	syscall.SIGUSR2,
+	syscall.SIGWINCH,
+	syscall.SIGALRM,
+	syscall.SIGCONT,
+}
+
+// terminatingSignals end kubexit when they arrive before the child has
+// started: the child is not started, and kubexit exits 128+N.
+func terminating(sig os.Signal) bool {
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT:
+		return true
+	}
+	return false
+}
+
+// notifySignals subscribes to the forwarded signals that are not ignored.
+//
+// A signal that kubexit's parent set to SIG_IGN is left alone: subscribing
+// would install a handler, and exec resets handled signals to SIG_DFL, so the
+// child would lose the ignored disposition it should inherit (nohup's SIGHUP,
+// for example). Such a signal would not reach kubexit anyway.
+//
+// SIGPIPE is subscribed (when not ignored) but never forwarded: it only makes
+// a write to a closed stderr return EPIPE instead of killing kubexit, which
+// must outlive its child to record its death.
+func notifySignals(ch chan<- os.Signal) {
+	var sigs []os.Signal
+	for _, s := range append(forwardedSignals, syscall.SIGPIPE) {
+		if !signal.Ignored(s) {
+			sigs = append(sigs, s)
+		}
+	}
+	signal.Notify(ch, sigs...)
+}
+
+// exitStatus turns a finished child into the status a shell would report:
+// its exit code, or 128+N when signal N killed it (as sh, tini and dumb-init
+// do, and as Kubernetes podFailurePolicy rules expect).
+func exitStatus(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// startFailureStatus maps a failure to start the child to a shell's status:
+// 127 when the command does not exist, 126 when it exists but cannot be
+// executed.
+func startFailureStatus(err error) int {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return 127
+	}
+	return 126
+}

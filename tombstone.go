@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// A tombstone is the file <graveyard>/<name> through which a wrapped process
+// tells its siblings that it was born and that it died. The format is the
+// original kubexit's, byte for byte, so old and new binaries share a graveyard:
+//
+//	Born: "2026-11-25T23:21:14.604215824Z"
+//	Died: "2026-11-25T23:21:14.610530456Z"
+//	ExitCode: 0
+//
+// Keys are omitted while empty; a tombstone with only Died is one whose child
+// never started.
+type tombstone struct {
+	Born     *time.Time `json:",omitempty"`
+	Died     *time.Time `json:",omitempty"`
+	ExitCode *int       `json:",omitempty"`
+}
+
+// maxTombstoneSize bounds what a reader loads: a tombstone is under 100 bytes,
+// and a dep must not make kubexit read a huge file every poll.
+const maxTombstoneSize = 64 << 10
+
+// marshal renders the tombstone exactly as the original does (sigs.k8s.io/yaml
+// of the struct above, which sorts keys and quotes RFC 3339 timestamps), in UTC.
+func (t tombstone) marshal() []byte {
+	var b bytes.Buffer
+	if t.Born != nil {
+		fmt.Fprintf(&b, "Born: %q\n", t.Born.UTC().Format(time.RFC3339Nano))
+	}
+	if t.Died != nil {
+		fmt.Fprintf(&b, "Died: %q\n", t.Died.UTC().Format(time.RFC3339Nano))
+	}
+	if t.ExitCode != nil {
+		fmt.Fprintf(&b, "ExitCode: %d\n", *t.ExitCode)
+	}
+	if b.Len() == 0 {
+		return []byte("{}\n")
+	}
+	return b.Bytes()
+}
+
+// parseTombstone reads a tombstone as leniently as the original (which uses
+// sigs.k8s.io/yaml too): YAML or JSON, keys in any case, timestamps with any
+// UTC offset. Empty or unparsable content is an error: the caller treats it
+// as "not readable yet" (a writer may be midway through a non-atomic write).
+func parseTombstone(data []byte) (tombstone, error) {
+	var t tombstone
+	if len(bytes.TrimSpace(data)) == 0 {
+		return t, errors.New("empty")
+	}
+	if err := yaml.Unmarshal(data, &t); err != nil {
+		return t, err
+	}
+	// A document that parses but says nothing (a scalar, a list, unknown
+	// keys) is not a tombstone yet.
+	if t.Born == nil && t.Died == nil && t.ExitCode == nil {
+		return t, errors.New("no Born, Died or ExitCode")
+	}
+	return t, nil
+}
+
+// writeTombstone replaces <dir>/<name> atomically: a temporary file in the same
+// directory, fsync, mode 0644, rename. A reader sees the old content or the
+// new, never a part. A missing graveyard is created (0755).
+func writeTombstone(dir, name string, t tombstone) (err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create graveyard: %w", err)
+	}
+	// The leading dot keeps temporary files out of the name space of
+	// tombstones: a container name never starts with '.'.
+	tmp, err := os.CreateTemp(dir, tempPrefix(name)+"*")
+	if err != nil {
+		return fmt.Errorf("write tombstone: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(t.marshal()); err != nil {
+		return fmt.Errorf("write tombstone %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write tombstone %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write tombstone %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write tombstone %s: %w", tmp.Name(), err)
+	}
+	final := filepath.Join(dir, name)
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return fmt.Errorf("write tombstone: %w", err)
+	}
+	// Make the rename itself durable where the filesystem allows it; some
+	// (FUSE, NFS) refuse fsync on a directory, which costs nothing here.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func tempPrefix(name string) string { return "." + name + ".tmp-" }
+
+// removeStaleTemps deletes temporary files that an earlier kubexit of the
+// same name left when it was killed between create and rename.
+func removeStaleTemps(dir, name string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, tempPrefix(name)+"*"))
+	for _, m := range matches {
+		os.Remove(m)
+	}
+}
+
+// readTombstoneFile reads up to maxTombstoneSize bytes of a tombstone into buf
+// (reused between polls, so an idle poller allocates nothing).
+func readTombstoneFile(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf = buf[:0]
+	for {
+		if len(buf) > maxTombstoneSize {
+			return buf, fmt.Errorf("larger than %d bytes", maxTombstoneSize)
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// String renders a tombstone on one line for logs.
+func (t tombstone) String() string {
+	var parts []string
+	if t.Born != nil {
+		parts = append(parts, "born "+t.Born.UTC().Format(time.RFC3339Nano))
+	}
+	if t.Died != nil {
+		parts = append(parts, "died "+t.Died.UTC().Format(time.RFC3339Nano))
+	}
+	if t.ExitCode != nil {
+		parts = append(parts, "exit code "+strconv.Itoa(*t.ExitCode))
+	}
+	return strings.Join(parts, ", ")
+}

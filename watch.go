@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// deathWatcher finds out, by polling, when a death dep has died.
+//
+// It does not use inotify: the graveyard may be on NFS, FUSE (sshfs, bindfs,
+// rclone) or another backend where inotify never fires. Nor does it trust
+// stat: mtime and ctime miss rewrites within one timestamp tick (1 s on
+// sshfs), a rename-replace may keep them, sshfs keeps inode numbers across
+// renames, and NFS caches attributes for up to 60 s. So every poll lists the
+// graveyard (on NFS a listing shows a new file in ~0.1 s where a lookup by name
+// is cached as "not found" for 30 s) and then opens and reads each dep's
+// tombstone (open revalidates on NFS). Content decides.
+type deathWatcher struct {
+	dir      string
+	deps     []string
+	interval time.Duration
+	log      *slog.Logger
+
+	buf   []byte
+	state map[string]*depState
+	// dirErr is the last error listing the graveyard, logged when it changes.
+	dirErr string
+}
+
+// depState is what the watcher remembers of one dep between polls.
+type depState struct {
+	content []byte // last bytes read; unchanged bytes are not parsed again
+	parsed  tombstone
+	// unreadable is set while the content does not parse; it is logged once.
+	unreadable bool
+}
+
+// death is a death dep's death, as its tombstone tells it.
+type death struct {
+	Dep       string
+	Tombstone tombstone
+}
+
+func newDeathWatcher(dir string, deps []string, interval time.Duration, log *slog.Logger) *deathWatcher {
+	w := &deathWatcher{
+		dir:      dir,
+		deps:     deps,
+		interval: interval,
+		log:      log,
+		buf:      make([]byte, 0, 512),
+		state:    make(map[string]*depState, len(deps)),
+	}
+	for _, d := range deps {
+		w.state[d] = &depState{}
+	}
+	return w
+}
+
+// poll looks at the graveyard once and reports the first dep (in
+// KUBEXIT_DEATH_DEPS order) whose tombstone says it died.
+func (w *deathWatcher) poll() (death, bool) {
+	present, err := w.list()
+	if err != nil {
+		// A missing graveyard only means no dep has died yet.
+		if !errors.Is(err, fs.ErrNotExist) && err.Error() != w.dirErr {
+			w.log.Warn("cannot list graveyard; will retry", "graveyard", w.dir, "err", err)
+		}
+		w.dirErr = err.Error()
+		return death{}, false
+	}
+	if w.dirErr != "" {
+		w.dirErr = ""
+	}
+	for _, dep := range w.deps {
+		st := w.state[dep]
+		if !present[dep] {
+			// No tombstone (yet, or no longer): not dead.
+			*st = depState{}
+			continue
+		}
+		data, err := readTombstoneFile(filepath.Join(w.dir, dep), w.buf)
+		w.buf = data[:0]
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				*st = depState{}
+				continue
+			}
+			if !st.unreadable {
+				w.log.Warn("cannot read tombstone; will retry", "dep", dep, "err", err)
+			}
+			st.unreadable = true
+			continue
+		}
+		if st.content != nil && bytes.Equal(data, st.content) {
+			if !st.unreadable && st.parsed.Died != nil {
+				return death{Dep: dep, Tombstone: st.parsed}, true
+			}
+			continue
+		}
+		st.content = append(st.content[:0], data...)
+		t, err := parseTombstone(data)
+		if err != nil {
+			if !st.unreadable {
+				w.log.Warn("tombstone not readable yet; will retry", "dep", dep, "err", err, "bytes", len(data))
+			}
+			st.unreadable = true
+			continue
+		}
+		st.unreadable = false
+		st.parsed = t
+		if t.Died != nil {
+			return death{Dep: dep, Tombstone: t}, true
+		}
+	}
+	return death{}, false
+}
+
+// list returns the set of names in the graveyard that are death deps. It
+// reads names only (no stat, no sort), which is what makes NFS revalidate.
+func (w *deathWatcher) list() (map[string]bool, error) {
+	d, err := os.Open(w.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	present := make(map[string]bool, len(w.deps))
+	for _, n := range names {
+		if _, ok := w.state[n]; ok {
+			present[n] = true
+		}
+	}
+	return present, nil
+}
+
+// run polls every interval until a dep dies, then sends that death on died
+// and returns; or until ctx is done.
+func (w *deathWatcher) run(ctx context.Context, died chan<- death) {
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if d, ok := w.poll(); ok {
+			select {
+			case died <- d:
+			case <-ctx.Done():
+			}
+			return
+		}
+	}
+}
