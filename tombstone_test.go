@@ -123,8 +123,10 @@ func TestParseTombstoneRejectsUnreadable(t *testing.T) {
 	}
 }
 
-func sameTime(a, b *time.Time) bool { return a == nil && b == nil || a != nil && b != nil && a.Equal(*b) }
-func sameInt(a, b *int) bool        { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+func sameTime(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
+}
+func sameInt(a, b *int) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 func TestWriteTombstoneCreatesGraveyardAndFileModes(t *testing.T) {
 	old := setUmask(0o077) // the modes must not depend on the umask
