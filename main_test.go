@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,8 +23,80 @@ import (
 // as a separate process with real children, signals and files.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"kubexit": main,
+		"kubexit":    main,
+		"exitstatus": exitstatusMain,
 	})
+}
+
+// exitstatusMain is the test command "exitstatus N COMMAND [ARG...]": it runs
+// COMMAND with inherited stdio and succeeds only if COMMAND's exit status
+// (128+N for signal N) is N. Scripts use it to assert kubexit's status.
+func exitstatusMain() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: exitstatus N COMMAND [ARG...]")
+		os.Exit(2)
+	}
+	want, err := strconv.Atoi(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "exitstatus: bad N:", err)
+		os.Exit(2)
+	}
+	cmd := exec.Command(os.Args[2], os.Args[3:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Run()
+	if cmd.ProcessState == nil {
+		fmt.Fprintf(os.Stderr, "exitstatus: %s did not run\n", os.Args[2])
+		os.Exit(1)
+	}
+	if got := exitStatus(cmd.ProcessState); got != want {
+		fmt.Fprintf(os.Stderr, "exitstatus: %s exited %d, want %d\n", os.Args[2], got, want)
+		os.Exit(1)
+	}
+}
+
+// TestScripts runs the scenarios in testdata/script: kubexit's behaviour as
+// a user sees it, one txtar file each.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			// Start from a clean slate whatever the test process has.
+			for _, kv := range os.Environ() {
+				if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "KUBEXIT_") {
+					env.Setenv(k, "")
+				}
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitfile": cmdWaitfile,
+		},
+	})
+}
+
+// cmdWaitfile is the script command "waitfile PATH [PATTERN]": it polls until
+// PATH exists (and its content matches the regular expression PATTERN).
+func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitfile PATH [PATTERN]")
+	}
+	var re *regexp.Regexp
+	if len(args) == 2 {
+		re = regexp.MustCompile(args[1])
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(testTimeout)
+	for {
+		data, err := os.ReadFile(path)
+		if err == nil && (re == nil || re.Match(data)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfile %s: not there after %v (last content %q)", args[0], testTimeout, data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // testTimeout bounds waits in tests. It is generous on purpose: these tests

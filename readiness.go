@@ -332,13 +332,17 @@ func (w *birthWaiter) wait(ctx context.Context) error {
 	}
 }
 
-// getPod GETs the pod, bounded by readinessRequestTimeout.
+// getPod GETs the pod, bounded by readinessRequestTimeout. The request's
+// context is cancelled with ctx but has no deadline: client-go's rate limiter
+// fails at once, rather than waiting, when its wait would pass a deadline.
 func (w *birthWaiter) getPod(ctx context.Context) (*corev1.Pod, error) {
-	ctx, cancel := context.WithTimeout(ctx, readinessRequestTimeout)
+	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
 	pod := &corev1.Pod{}
-	err := w.client.Get().Namespace(w.namespace).Resource("pods").Name(w.cfg.PodName).Do(ctx).Into(pod)
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+	err := w.client.Get().Namespace(w.namespace).Resource("pods").Name(w.cfg.PodName).
+		Timeout(readinessRequestTimeout).Do(reqCtx).Into(pod)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && reqCtx.Err() == nil {
 		err = fmt.Errorf("no answer within %v: %w", readinessRequestTimeout, err)
 	}
 	return pod, err

@@ -1,0 +1,448 @@
+package main
+
+// Unit tests of the readiness poller's logic, in process, against an
+// httptest API server. The proof against a real kube-apiserver is in
+// k8s_test.go.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func testPod() *corev1.Pod {
+	always := corev1.ContainerRestartPolicyAlways
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "pod", Namespace: "ns"},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{
+				{Name: "setup"},
+				{Name: "mesh", RestartPolicy: &always},
+				{Name: "probed", RestartPolicy: &always, ReadinessProbe: &corev1.Probe{}},
+			},
+			Containers: []corev1.Container{{Name: "app"}, {Name: "db"}, {Name: "proxy"}},
+		},
+	}
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+func running(name string, ready bool, started *bool) corev1.ContainerStatus {
+	return corev1.ContainerStatus{Name: name, Ready: ready, Started: started,
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+}
+
+func TestReadinessEvaluate(t *testing.T) {
+	waitingCrash := corev1.ContainerStatus{Name: "proxy",
+		State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2}}}
+	cases := []struct {
+		name       string
+		statuses   []corev1.ContainerStatus
+		inits      []corev1.ContainerStatus
+		dep        string
+		ready      bool
+		wantReason string
+	}{
+		{"ready container", []corev1.ContainerStatus{running("db", true, boolPtr(true))}, nil, "db", true, ""},
+		{"running not ready", []corev1.ContainerStatus{running("db", false, boolPtr(true))}, nil, "db", false, "running, not ready"},
+		{"startup probe pending", []corev1.ContainerStatus{running("db", false, boolPtr(false))}, nil, "db", false, "running, not started (startup probe not passed yet)"},
+		{"no status", nil, nil, "db", false, "not found in pod status"},
+		{"crash loop", []corev1.ContainerStatus{waitingCrash}, nil, "proxy", false, "waiting (CrashLoopBackOff, last exit code 2)"},
+		{"image pull", []corev1.ContainerStatus{{Name: "db", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}}}, nil, "db", false, "waiting (ImagePullBackOff)"},
+		{"terminated", []corev1.ContainerStatus{{Name: "db", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed", ExitCode: 0}}}}, nil, "db", false, "terminated (Completed, exit code 0)"},
+		{"empty state", []corev1.ContainerStatus{{Name: "db"}}, nil, "db", false, "not started"},
+		{"sidecar without probe started", nil, []corev1.ContainerStatus{running("mesh", false, boolPtr(true))}, "mesh", true, ""},
+		{"sidecar without probe not started", nil, []corev1.ContainerStatus{running("mesh", false, boolPtr(false))}, "mesh", false, "running, not started (startup probe not passed yet)"},
+		{"sidecar ready", nil, []corev1.ContainerStatus{running("mesh", true, nil)}, "mesh", true, ""},
+		{"sidecar status among containers does not count", []corev1.ContainerStatus{running("mesh", true, nil)}, nil, "mesh", false, "not found in pod status"},
+		{"probed sidecar started, not ready", nil, []corev1.ContainerStatus{running("probed", false, boolPtr(true))}, "probed", false, "running, not ready"},
+		{"probed sidecar ready", nil, []corev1.ContainerStatus{running("probed", true, boolPtr(true))}, "probed", true, ""},
+		{"sidecar waiting", nil, []corev1.ContainerStatus{{Name: "mesh", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}}, "mesh", false, "waiting (PodInitializing)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pod := testPod()
+			pod.Status.ContainerStatuses = c.statuses
+			pod.Status.InitContainerStatuses = c.inits
+			got := evaluateDeps(pod, []string{c.dep})
+			if len(got) != 1 || got[0].Name != c.dep || got[0].Ready != c.ready || got[0].Reason != c.wantReason {
+				t.Errorf("evaluateDeps = %+v, want ready=%v reason %q", got, c.ready, c.wantReason)
+			}
+		})
+	}
+}
+
+func TestReadinessCheckContainers(t *testing.T) {
+	pod := testPod()
+	for _, c := range []struct {
+		name, self string
+		deps       []string
+		want       []string // substrings; none means no error
+	}{
+		{"containers and sidecars", "app", []string{"db", "mesh", "probed"}, nil},
+		{"kubexit in a sidecar", "mesh", []string{"db"}, nil},
+		{"unknown dep", "app", []string{"db", "nosuch"}, []string{"pod ns/pod: birth dep nosuch (KUBEXIT_BIRTH_DEPS) is not a container of the pod; the pod's containers: setup (init), mesh (sidecar), probed (sidecar), app, db, proxy"}},
+		{"unknown name", "nosuch", []string{"db"}, []string{"KUBEXIT_NAME nosuch is not a container of the pod"}},
+		{"plain init dep", "app", []string{"setup"}, []string{"birth dep setup is an init container that runs to completion"}},
+		{"all at once", "nosuch", []string{"x", "setup"}, []string{"birth dep x (", "birth dep setup is", "KUBEXIT_NAME nosuch"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := checkPodContainers(pod, config{Name: c.self, BirthDeps: c.deps}, "ns")
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", c.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestReadinessRetryDelay(t *testing.T) {
+	for _, interval := range []time.Duration{10 * time.Millisecond, 200 * time.Millisecond, time.Second, 20 * time.Second} {
+		limit := max(readinessBackoffCap, interval)
+		prevHigh := time.Duration(0)
+		for n := 1; n <= 40; n++ {
+			low := retryDelay(interval, n, func() float64 { return 0 })
+			high := retryDelay(interval, n, func() float64 { return 0.999999 })
+			if low > high || high > limit || low < limit/2 && n > 40 {
+				t.Fatalf("interval %v, failure %d: delay in [%v, %v], limit %v", interval, n, low, high, limit)
+			}
+			if n == 1 && (low != interval/2 || high > interval) {
+				t.Errorf("interval %v: first retry in [%v, %v], want [interval/2, interval]", interval, low, high)
+			}
+			if high < prevHigh {
+				t.Errorf("interval %v: delay shrank at failure %d: %v < %v", interval, n, high, prevHigh)
+			}
+			prevHigh = high
+		}
+		if got := retryDelay(interval, 40, func() float64 { return 0 }); got != limit/2 {
+			t.Errorf("interval %v: capped low = %v, want %v", interval, got, limit/2)
+		}
+	}
+}
+
+func fakeJWT(sub string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(`{"sub":"`+sub+`"}`)) + ".sig"
+}
+
+func TestReadinessTokenIdentity(t *testing.T) {
+	for _, c := range []struct{ token, account, user string }{
+		{fakeJWT("system:serviceaccount:ns:runner"), "ns/runner", ""},
+		{fakeJWT("alice"), "", "alice"},
+		{"opaque-token", "", ""},
+		{"", "", ""},
+		{"a.!!!.c", "", ""},
+	} {
+		a, u := tokenIdentity(c.token)
+		if a != c.account || u != c.user {
+			t.Errorf("tokenIdentity(%q) = %q, %q; want %q, %q", c.token, a, u, c.account, c.user)
+		}
+	}
+}
+
+func TestReadinessNamespace(t *testing.T) {
+	old := serviceAccountNamespaceFile
+	t.Cleanup(func() { serviceAccountNamespaceFile = old })
+	serviceAccountNamespaceFile = filepath.Join(t.TempDir(), "namespace")
+
+	if ns, err := podNamespace("given"); ns != "given" || err != nil {
+		t.Errorf("podNamespace(given) = %q, %v", ns, err)
+	}
+	_, err := podNamespace("")
+	if err == nil || !strings.Contains(err.Error(), "KUBEXIT_NAMESPACE") || !strings.Contains(err.Error(), serviceAccountNamespaceFile) {
+		t.Errorf("no namespace: err = %v, want one naming KUBEXIT_NAMESPACE and the file", err)
+	}
+	os.WriteFile(serviceAccountNamespaceFile, []byte("from-sa\n"), 0o644)
+	if ns, err := podNamespace(""); ns != "from-sa" || err != nil {
+		t.Errorf("podNamespace from file = %q, %v", ns, err)
+	}
+}
+
+func TestReadinessUserAgent(t *testing.T) {
+	if ua := userAgent(); !strings.HasPrefix(ua, "kubexit/") {
+		t.Errorf("userAgent() = %q", ua)
+	}
+}
+
+// fakeAPI is an API server that answers GETs of one pod from a script.
+type fakeAPI struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	answers []func(w http.ResponseWriter) // one per request; the last repeats
+	gets    int
+	agents  []string
+	paths   []string
+}
+
+func newFakeAPI(t *testing.T) *fakeAPI {
+	f := &fakeAPI{t: t}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.gets++
+		f.agents = append(f.agents, r.UserAgent())
+		f.paths = append(f.paths, r.Method+" "+r.URL.Path)
+		i := min(f.gets, len(f.answers)) - 1
+		answer := f.answers[i]
+		f.mu.Unlock()
+		answer(w)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeAPI) script(answers ...func(w http.ResponseWriter)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answers, f.gets = answers, 0
+}
+
+func (f *fakeAPI) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gets
+}
+
+func podAnswer(pod *corev1.Pod) func(w http.ResponseWriter) {
+	data, _ := json.Marshal(pod)
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(data)
+	}
+}
+
+func statusAnswer(code int, reason metav1.StatusReason, msg string) func(w http.ResponseWriter) {
+	data, _ := json.Marshal(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status: metav1.StatusFailure, Code: int32(code), Reason: reason, Message: msg})
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		w.Write(data)
+	}
+}
+
+// useFakeAPI points KUBECONFIG at the fake server, with token.
+func useFakeAPI(t *testing.T, f *fakeAPI, token string) {
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	user := "{}"
+	if token != "" {
+		user = fmt.Sprintf("{token: %q}", token)
+	}
+	os.WriteFile(kc, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q}}]
+users: [{name: u, user: %s}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, f.srv.URL, user)), 0o600)
+	t.Setenv("KUBECONFIG", kc)
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+}
+
+func readinessConfig(deps ...string) config {
+	return config{Name: "app", BirthDeps: deps, PodName: "pod", Namespace: "ns",
+		ReadinessInterval: 10 * time.Millisecond, BirthTimeout: 20 * time.Second}
+}
+
+func captureLog() (*slog.Logger, *syncBuffer) {
+	buf := &syncBuffer{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+func TestReadinessRetriesThenReady(t *testing.T) {
+	f := newFakeAPI(t)
+	useFakeAPI(t, f, "")
+	notReady := testPod()
+	notReady.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", false, boolPtr(true))}
+	ready := testPod()
+	ready.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", true, boolPtr(true))}
+	unavailable := statusAnswer(503, metav1.StatusReasonServiceUnavailable, "etcd is down")
+	f.script(unavailable, unavailable, unavailable,
+		statusAnswer(500, metav1.StatusReasonInternalError, "boom"),
+		statusAnswer(504, metav1.StatusReasonTimeout, "slow"),
+		podAnswer(notReady), podAnswer(notReady), podAnswer(ready))
+
+	log, buf := captureLog()
+	if err := waitForBirthDeps(context.Background(), readinessConfig("db"), log); err != nil {
+		t.Fatalf("waitForBirthDeps: %v\nlog:\n%s", err, buf)
+	}
+	if n := f.count(); n != 8 {
+		t.Errorf("%d GETs, want 8", n)
+	}
+	f.mu.Lock()
+	for i := range f.paths {
+		if f.paths[i] != "GET /api/v1/namespaces/ns/pods/pod" || !strings.HasPrefix(f.agents[i], "kubexit/") {
+			t.Errorf("request %d: %s, user agent %q", i, f.paths[i], f.agents[i])
+		}
+	}
+	f.mu.Unlock()
+	logs := buf.String()
+	// Each distinct failure is logged once.
+	if n := strings.Count(logs, "cannot read the pod; retrying"); n != 3 {
+		t.Errorf("%d retry warnings, want 3 (503, 500, 504):\n%s", n, logs)
+	}
+	for _, want := range []string{"etcd is down", "the pod is readable again", "db: running, not ready", "birth deps ready"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestReadinessFailFast(t *testing.T) {
+	pod := testPod()
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", true, nil)}
+	cases := []struct {
+		name   string
+		token  string
+		cfg    config
+		answer func(w http.ResponseWriter)
+		want   []string
+	}{
+		{"403 with service account token", fakeJWT("system:serviceaccount:ns:runner"), readinessConfig("db"),
+			statusAnswer(403, metav1.StatusReasonForbidden, `pods "pod" is forbidden: User "system:serviceaccount:ns:runner" cannot get resource "pods"`),
+			[]string{"service account ns/runner may not get pod pod in namespace ns (403 Forbidden)",
+				"{apiGroups: [''], resources: [pods], verbs: [get], resourceNames: [pod]}",
+				"RoleBinding of it to {kind: ServiceAccount, name: runner, namespace: ns}"}},
+		{"403, identity from the server's message", "opaque", readinessConfig("db"),
+			statusAnswer(403, metav1.StatusReasonForbidden, `pods "pod" is forbidden: User "system:serviceaccount:other:sa" cannot get resource "pods"`),
+			[]string{"service account other/sa may not get pod pod"}},
+		{"403, identity unknown", "", readinessConfig("db"),
+			statusAnswer(403, metav1.StatusReasonForbidden, "forbidden"),
+			[]string{"the pod's service account may not get pod pod in namespace ns"}},
+		{"404", "", readinessConfig("db"),
+			statusAnswer(404, metav1.StatusReasonNotFound, `pods "pod" not found`),
+			[]string{"pod pod not found in namespace ns (404)", "KUBEXIT_POD_NAME"}},
+		{"401", "", readinessConfig("db"),
+			statusAnswer(401, metav1.StatusReasonUnauthorized, "Unauthorized"),
+			[]string{"rejected the credentials", "401"}},
+		{"unknown dep", "", readinessConfig("db", "cache"), podAnswer(pod),
+			[]string{"birth dep cache (KUBEXIT_BIRTH_DEPS) is not a container of the pod", "the pod's containers: "}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeAPI(t)
+			useFakeAPI(t, f, c.token)
+			f.script(c.answer)
+			log, buf := captureLog()
+			err := waitForBirthDeps(context.Background(), c.cfg, log)
+			if err == nil {
+				t.Fatalf("no error; log:\n%s", buf)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if n := f.count(); n != 1 {
+				t.Errorf("%d GETs, want 1 (no retry)", n)
+			}
+		})
+	}
+}
+
+func TestReadinessTimeout(t *testing.T) {
+	f := newFakeAPI(t)
+	useFakeAPI(t, f, "")
+	pod := testPod()
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{
+		running("db", false, boolPtr(true)),
+		{Name: "proxy", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}},
+	}
+	cfg := readinessConfig("proxy", "db", "mesh")
+	cfg.BirthTimeout = 300 * time.Millisecond
+
+	f.script(podAnswer(pod))
+	err := waitForBirthDeps(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	want := "birth deps not ready after 300ms: proxy: waiting (CrashLoopBackOff); db: running, not ready; mesh: not found in pod status"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+
+	// Never read: the last API error says why.
+	f.script(statusAnswer(503, metav1.StatusReasonServiceUnavailable, "etcd is down"))
+	err = waitForBirthDeps(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.HasPrefix(err.Error(), "birth deps not ready after 300ms: proxy, db, mesh: pod ns/pod could not be read: ") || !strings.Contains(err.Error(), "etcd is down") {
+		t.Errorf("err = %v", err)
+	}
+
+	// Read once, then failing: both.
+	f.script(podAnswer(pod), statusAnswer(503, metav1.StatusReasonServiceUnavailable, "etcd is down"))
+	err = waitForBirthDeps(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "db: running, not ready") || !strings.Contains(err.Error(), "the last attempt failed") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestReadinessCancel(t *testing.T) {
+	f := newFakeAPI(t)
+	useFakeAPI(t, f, "")
+	f.script(podAnswer(testPod()))
+	cfg := readinessConfig("db")
+	cfg.BirthTimeout = 0 // forever
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- waitForBirthDeps(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	waitFor(t, "a few GETs", func() bool { return f.count() >= 3 })
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waitForBirthDeps did not return after cancel")
+	}
+}
+
+// With the API server gone, kubexit retries with growing delays: the number
+// of attempts in a second stays small.
+func TestReadinessBackoffOnConnectionRefused(t *testing.T) {
+	f := newFakeAPI(t)
+	useFakeAPI(t, f, "")
+	f.srv.Close() // connection refused from now on
+	cfg := readinessConfig("db")
+	cfg.BirthTimeout = 1500 * time.Millisecond
+	log, buf := captureLog()
+	err := waitForBirthDeps(context.Background(), cfg, log)
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("err = %v, want a timeout naming connection refused", err)
+	}
+	// 10ms doubling (with jitter in the upper half) over 1.5 s: at most ~10 attempts;
+	// each distinct error logged once.
+	if n := strings.Count(buf.String(), "cannot read the pod; retrying"); n != 1 {
+		t.Errorf("%d retry warnings, want 1:\n%s", n, buf)
+	}
+}
