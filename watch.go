@@ -6,8 +6,8 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -27,8 +27,12 @@ type deathWatcher struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	buf   []byte
-	state map[string]*depState
+	buf    []byte   // tombstone content
+	dirBuf []byte   // directory entries
+	names  []string // names parsed from dirBuf
+	// present is list's result, reused between polls.
+	present map[string]bool
+	state   map[string]*depState
 	// dirErr is the last error listing the graveyard, logged when it changes.
 	dirErr string
 }
@@ -54,6 +58,8 @@ func newDeathWatcher(dir string, deps []string, interval time.Duration, log *slo
 		interval: interval,
 		log:      log,
 		buf:      make([]byte, 0, 512),
+		dirBuf:   make([]byte, 8192),
+		present:  make(map[string]bool, len(deps)),
 		state:    make(map[string]*depState, len(deps)),
 	}
 	for _, d := range deps {
@@ -122,24 +128,34 @@ func (w *deathWatcher) poll() (death, bool) {
 }
 
 // list returns the set of names in the graveyard that are death deps. It
-// reads names only (no stat, no sort), which is what makes NFS revalidate.
+// reads names only (getdents: no stat, no sort), which is what makes NFS
+// revalidate the directory, with plain system calls into a reused buffer.
 func (w *deathWatcher) list() (map[string]bool, error) {
-	d, err := os.Open(w.dir)
+	fd, err := openRetry(w.dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
 	if err != nil {
-		return nil, err
+		return nil, &fs.PathError{Op: "open", Path: w.dir, Err: err}
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return nil, err
-	}
-	present := make(map[string]bool, len(w.deps))
-	for _, n := range names {
-		if _, ok := w.state[n]; ok {
-			present[n] = true
+	defer syscall.Close(fd)
+	present := w.present
+	clear(present)
+	for {
+		n, err := syscall.ReadDirent(fd, w.dirBuf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdirent", Path: w.dir, Err: err}
+		}
+		if n <= 0 {
+			return present, nil
+		}
+		_, _, w.names = syscall.ParseDirent(w.dirBuf[:n], -1, w.names[:0])
+		for _, name := range w.names {
+			if _, ok := w.state[name]; ok {
+				present[name] = true
+			}
 		}
 	}
-	return present, nil
 }
 
 // run polls every interval until a dep dies, then sends that death on died
