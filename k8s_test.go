@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -303,7 +304,9 @@ func waitLog(t *testing.T, k *kubexitProc, s string) {
 // expectSuccess waits for kubexit to exit 0 after running the child.
 func (p *k8sPod) expectSuccess(t *testing.T, k *kubexitProc) {
 	t.Helper()
-	if code := k.wait(); code != 0 {
+	code := k.wait()
+	t.Logf("kubexit's stderr:\n%s", k.stderr)
+	if code != 0 {
 		t.Fatalf("kubexit exited %d, want 0; stderr:\n%s", code, k.stderr)
 	}
 	if !p.childRan() {
@@ -321,6 +324,7 @@ func (p *k8sPod) expectNoChild(t *testing.T, k *kubexitProc, want int) string {
 	t.Helper()
 	code := k.wait()
 	stderr := k.stderr.String()
+	t.Logf("kubexit's stderr:\n%s", stderr)
 	if code != want {
 		t.Fatalf("kubexit exited %d, want %d; stderr:\n%s", code, want, stderr)
 	}
@@ -381,12 +385,26 @@ func TestK8sMinimalRoleSuffices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if _, err := sa.Get().AbsPath("/api/v1/namespaces", p.ns, "pods").DoRaw(ctx); err == nil || !strings.Contains(err.Error(), "forbidden") {
-		t.Errorf("list pods with the ServiceAccount: err = %v, want forbidden", err)
-	}
-	if _, err := sa.Get().AbsPath("/api/v1/namespaces", p.ns, "pods", p.name).DoRaw(ctx); err != nil {
-		t.Errorf("get the pod with the ServiceAccount: %v", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	nsPath := "/api/v1/namespaces/" + p.ns
+	for _, c := range []struct {
+		what, path, query string
+		forbidden         bool
+	}{
+		{"get the pod", nsPath + "/pods/" + p.name, "", false},
+		{"list pods", nsPath + "/pods", "", true},
+		{"watch the pod", nsPath + "/pods", "metadata.name=" + p.name, true},
+		{"get another pod", nsPath + "/pods/other", "", true},
+	} {
+		req := sa.Get().AbsPath(c.path)
+		if c.query != "" {
+			req = req.Param("watch", "true").Param("fieldSelector", c.query)
+		}
+		_, err := req.DoRaw(ctx)
+		if c.forbidden && !apierrors.IsForbidden(err) || !c.forbidden && err != nil {
+			t.Errorf("%s with the ServiceAccount: err = %v, want forbidden=%v", c.what, err, c.forbidden)
+		}
 	}
 
 	k := p.start(t, "db", nil)
@@ -505,6 +523,7 @@ func TestK8sUnknownContainer(t *testing.T) {
 			k := p.start(t, c.deps, map[string]string{"KUBEXIT_NAME": c.self})
 			code := k.wait()
 			stderr := k.stderr.String()
+			t.Logf("kubexit's stderr:\n%s", stderr)
 			if code != 1 || p.childRan() {
 				t.Fatalf("exit %d (want 1), child ran %v; stderr:\n%s", code, p.childRan(), stderr)
 			}

@@ -134,7 +134,7 @@ func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Sig
 		select {
 		case err := <-result:
 			if err != nil {
-				s.log.Error("birth deps not ready; not starting the child", "err", err)
+				s.log.Error("cannot wait for birth deps; not starting the child", "err", err)
 				s.recordDeath(exitInternal)
 				return exitInternal, true
 			}

@@ -45,6 +45,10 @@ const (
 	// then every readinessProgressEvery.
 	readinessProgressFirst = 5 * time.Second
 	readinessProgressEvery = 30 * time.Second
+	// readinessConfirmDelay is the pause before a GET that confirms a 401,
+	// 403 or 404: a kube-apiserver that has just started may answer 403
+	// for a moment before its RBAC caches fill (seen on the test bed).
+	readinessConfirmDelay = time.Second
 )
 
 // serviceAccountNamespaceFile is where a pod's service account namespace is
@@ -249,10 +253,11 @@ func (w *birthWaiter) wait(ctx context.Context) error {
 		timeout = w.cfg.BirthTimeout.String()
 	}
 	w.log.Info("waiting for birth deps", "deps", strings.Join(w.cfg.BirthDeps, ","),
-		"pod", w.namespace+"/"+w.cfg.PodName, "interval", w.cfg.ReadinessInterval, "timeout", timeout, "api", w.src.desc)
+		"pod", w.namespace+"/"+w.cfg.PodName, "interval", w.cfg.ReadinessInterval.String(), "timeout", timeout, "api", w.src.desc)
 
 	var (
 		failures    int    // consecutive failed GETs
+		fatals      int    // consecutive answers that waiting cannot cure
 		lastErr     error  // of the last GET, nil if it succeeded
 		lastErrKey  string // the kind of lastErr, logged once
 		notReady    []depStatus
@@ -271,21 +276,33 @@ func (w *birthWaiter) wait(ctx context.Context) error {
 
 		var delay time.Duration
 		if err != nil {
-			if fatal := w.fatalError(err); fatal != nil {
-				return fatal
-			}
 			failures++
+			if fatal := w.fatalError(err); fatal != nil {
+				if fatals++; fatals >= 2 {
+					return fatal
+				}
+				delay := min(readinessConfirmDelay, max(w.cfg.ReadinessInterval, readinessConfirmDelay/5))
+				w.log.Debug("checking again before giving up", "err", oneLine(err.Error()), "retry_in", delay.String())
+				if !sleepCtx(waitCtx, delay) {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					return fatal // the deadline came first: the error says more than a timeout
+				}
+				continue
+			}
+			fatals = 0
 			lastErr = err
 			delay = retryDelay(w.cfg.ReadinessInterval, failures, w.jitter)
 			if key := errorKey(err); key != lastErrKey {
 				lastErrKey = key
-				w.log.Warn("cannot read the pod; retrying", "pod", w.namespace+"/"+w.cfg.PodName, "err", oneLine(err.Error()), "retry_in", delay.Round(time.Millisecond))
+				w.log.Warn("cannot read the pod; retrying", "pod", w.namespace+"/"+w.cfg.PodName, "err", oneLine(err.Error()), "retry_in", delay.Round(time.Millisecond).String())
 			}
 		} else {
 			if failures > 0 {
 				w.log.Info("the pod is readable again", "failed_attempts", failures)
 			}
-			failures, lastErr, lastErrKey = 0, nil, ""
+			failures, fatals, lastErr, lastErrKey = 0, 0, nil, ""
 			if err := checkPodContainers(pod, w.cfg, w.namespace); err != nil {
 				return err
 			}
@@ -297,7 +314,7 @@ func (w *birthWaiter) wait(ctx context.Context) error {
 				}
 			}
 			if len(notReady) == 0 {
-				w.log.Info("birth deps ready", "deps", strings.Join(w.cfg.BirthDeps, ","), "waited", time.Since(start).Round(time.Millisecond))
+				w.log.Info("birth deps ready", "deps", strings.Join(w.cfg.BirthDeps, ","), "waited", time.Since(start).Round(time.Millisecond).String())
 				return nil
 			}
 			if s := describeNotReady(notReady); s != lastSummary {
@@ -309,7 +326,7 @@ func (w *birthWaiter) wait(ctx context.Context) error {
 
 		if now := time.Now(); !now.Before(nextProgress) {
 			nextProgress = now.Add(readinessProgressEvery)
-			attrs := []any{"waited", now.Sub(start).Round(time.Second)}
+			attrs := []any{"waited", now.Sub(start).Round(time.Second).String()}
 			if haveStatus {
 				attrs = append(attrs, "not_ready", describeNotReady(notReady))
 			}
@@ -319,16 +336,24 @@ func (w *birthWaiter) wait(ctx context.Context) error {
 			w.log.Info("still waiting for birth deps", attrs...)
 		}
 
-		t := time.NewTimer(delay)
-		select {
-		case <-waitCtx.Done():
-			t.Stop()
+		if !sleepCtx(waitCtx, delay) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return w.timeoutError(notReady, haveStatus, lastErr)
-		case <-t.C:
 		}
+	}
+}
+
+// sleepCtx sleeps for d; false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -513,6 +538,10 @@ func isSidecar(c *corev1.Container) bool {
 // status in status.initContainerStatuses is ready, or started when it has no
 // readiness probe.
 func evaluateDeps(pod *corev1.Pod, deps []string) []depStatus {
+	notFound := "not found in pod status"
+	if p := pod.Status.Phase; p != "" && p != corev1.PodRunning {
+		notFound += " (pod " + string(p) + ")"
+	}
 	out := make([]depStatus, 0, len(deps))
 	for _, dep := range deps {
 		s := depStatus{Name: dep}
@@ -520,7 +549,7 @@ func evaluateDeps(pod *corev1.Pod, deps []string) []depStatus {
 			cs := findStatus(pod.Status.InitContainerStatuses, dep)
 			switch {
 			case cs == nil:
-				s.Reason = "not found in pod status"
+				s.Reason = notFound
 			case cs.Ready:
 				s.Ready = true
 			case c.ReadinessProbe == nil && cs.Started != nil && *cs.Started:
@@ -532,7 +561,7 @@ func evaluateDeps(pod *corev1.Pod, deps []string) []depStatus {
 			cs := findStatus(pod.Status.ContainerStatuses, dep)
 			switch {
 			case cs == nil:
-				s.Reason = "not found in pod status"
+				s.Reason = notFound
 			case cs.Ready:
 				s.Ready = true
 			default:

@@ -290,14 +290,15 @@ func TestReadinessRetriesThenReady(t *testing.T) {
 	f.script(unavailable, unavailable, unavailable,
 		statusAnswer(500, metav1.StatusReasonInternalError, "boom"),
 		statusAnswer(504, metav1.StatusReasonTimeout, "slow"),
+		statusAnswer(429, metav1.StatusReasonTooManyRequests, "slow down"),
 		podAnswer(notReady), podAnswer(notReady), podAnswer(ready))
 
 	log, buf := captureLog()
 	if err := waitForBirthDeps(context.Background(), readinessConfig("db"), log); err != nil {
 		t.Fatalf("waitForBirthDeps: %v\nlog:\n%s", err, buf)
 	}
-	if n := f.count(); n != 8 {
-		t.Errorf("%d GETs, want 8", n)
+	if n := f.count(); n != 9 {
+		t.Errorf("%d GETs, want 9", n)
 	}
 	f.mu.Lock()
 	for i := range f.paths {
@@ -308,8 +309,8 @@ func TestReadinessRetriesThenReady(t *testing.T) {
 	f.mu.Unlock()
 	logs := buf.String()
 	// Each distinct failure is logged once.
-	if n := strings.Count(logs, "cannot read the pod; retrying"); n != 3 {
-		t.Errorf("%d retry warnings, want 3 (503, 500, 504):\n%s", n, logs)
+	if n := strings.Count(logs, "cannot read the pod; retrying"); n != 4 {
+		t.Errorf("%d retry warnings, want 4 (503, 500, 504, 429):\n%s", n, logs)
 	}
 	for _, want := range []string{"etcd is down", "the pod is readable again", "db: running, not ready", "birth deps ready"} {
 		if !strings.Contains(logs, want) {
@@ -366,8 +367,14 @@ func TestReadinessFailFast(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
-			if n := f.count(); n != 1 {
-				t.Errorf("%d GETs, want 1 (no retry)", n)
+			// A 401, 403 or 404 is checked once more (a restarting API
+			// server may answer 403 for a moment); nothing else is retried.
+			want := 1
+			if c.answer == nil || !strings.HasPrefix(c.name, "unknown") {
+				want = 2
+			}
+			if n := f.count(); n != want {
+				t.Errorf("%d GETs, want %d", n, want)
 			}
 		})
 	}
@@ -444,5 +451,23 @@ func TestReadinessBackoffOnConnectionRefused(t *testing.T) {
 	// each distinct error logged once.
 	if n := strings.Count(buf.String(), "cannot read the pod; retrying"); n != 1 {
 		t.Errorf("%d retry warnings, want 1:\n%s", n, buf)
+	}
+}
+
+func TestReadinessNoCredentials(t *testing.T) {
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("HOME", t.TempDir())
+	err := waitForBirthDeps(context.Background(), readinessConfig("db"), slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "no Kubernetes API credentials") || !strings.Contains(err.Error(), "KUBECONFIG is not set") {
+		t.Errorf("err = %v", err)
+	}
+
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	os.WriteFile(kc, []byte("this: [is not a kubeconfig"), 0o600)
+	t.Setenv("KUBECONFIG", kc)
+	err = waitForBirthDeps(context.Background(), readinessConfig("db"), slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "cannot use kubeconfig "+kc) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("err = %v", err)
 	}
 }
