@@ -142,15 +142,24 @@ func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Sig
 		case d := <-deaths:
 			return s.notStarted(fmt.Sprintf("death dep %s died while waiting for birth deps", d.Dep), "dep", d.Dep, "tombstone", d.Tombstone.String()), true
 		case sig := <-signals:
-			if terminating(sig) {
-				code := 128 + int(sig.(syscall.Signal))
-				s.log.Warn("signal received while waiting for birth deps; not starting the child", "signal", sig.String(), "exit_code", code)
-				s.recordDeath(code)
+			if code, stop := s.signalBeforeStart(sig); stop {
 				return code, true
 			}
-			s.log.Debug("signal ignored: no child yet", "signal", sig.String())
 		}
 	}
+}
+
+// signalBeforeStart handles a signal that arrived before the child started:
+// a terminating one ends kubexit (128+N, with a tombstone), others are dropped.
+func (s *supervisor) signalBeforeStart(sig os.Signal) (code int, stop bool) {
+	if !terminating(sig) {
+		s.log.Debug("signal dropped: no child yet", "signal", sig.String())
+		return 0, false
+	}
+	code = 128 + int(sig.(syscall.Signal))
+	s.log.Warn("signal received before the child started; not starting it", "signal", sig.String(), "exit_code", code)
+	s.recordDeath(code)
+	return code, true
 }
 
 // notStarted ends kubexit, without a child, because a death dep is dead: it
@@ -173,11 +182,19 @@ func (s *supervisor) exitAfterDeathDep(code int) int {
 
 // runChild starts the child, supervises it and returns kubexit's exit status.
 func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-chan death) int {
-	// A dep that died while kubexit was getting ready (birth wait) wins.
-	select {
-	case d := <-deaths:
-		return s.notStarted(fmt.Sprintf("death dep %s died before the child started", d.Dep), "dep", d.Dep, "tombstone", d.Tombstone.String())
-	default:
+	// A dep that died, or a terminating signal that arrived, while kubexit
+	// was getting ready wins: no child.
+	for pending := true; pending; {
+		select {
+		case d := <-deaths:
+			return s.notStarted(fmt.Sprintf("death dep %s died before the child started", d.Dep), "dep", d.Dep, "tombstone", d.Tombstone.String())
+		case sig := <-signals:
+			if code, stop := s.signalBeforeStart(sig); stop {
+				return code
+			}
+		default:
+			pending = false
+		}
 	}
 
 	// Not found or not executable: no child, so no Born.

@@ -233,7 +233,6 @@ func waitTombstone(t testing.TB, dir, name string, what string, cond func(tombst
 }
 
 func isBorn(t tombstone) bool { return t.Born != nil }
-func isDead(t tombstone) bool { return t.Died != nil }
 
 // syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
 type syncBuffer struct {
