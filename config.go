@@ -17,6 +17,8 @@ const (
 	defaultBirthTimeout      = 30 * time.Second
 	defaultPollInterval      = 100 * time.Millisecond
 	defaultReadinessInterval = time.Second
+	defaultDeathSettle       = 30 * time.Second
+	defaultTerminationLog    = "/dev/termination-log"
 )
 
 // config is everything kubexit reads from its KUBEXIT_* environment.
@@ -30,6 +32,23 @@ type config struct {
 	// terminated because a death dep died (a Job's sidecar must not fail the Job).
 	ExitZeroOnDeathDeps bool
 	PollInterval        time.Duration
+	DeathPolicy         deathPolicy
+	// DeathURLs are called (DeathURLMethod) when a death dep dies, for
+	// sidecars that cannot be wrapped but have a shutdown endpoint.
+	DeathURLs      []string
+	DeathURLMethod string
+
+	// ProcessGroup starts the child in its own process group and signals
+	// the whole group. Subreaper makes kubexit reap orphans (it does when it
+	// is PID 1 anyway).
+	ProcessGroup bool
+	Subreaper    bool
+
+	// TerminationLog receives a one-line reason for kubexit's exit.
+	// TerminationLogExplicit is false for the default path, which is only
+	// written when it exists (Kubernetes mounts it in every container).
+	TerminationLog         string
+	TerminationLogExplicit bool
 
 	BirthDeps         []string
 	BirthTimeout      time.Duration // 0 waits forever
@@ -67,6 +86,9 @@ func parseConfig(getenv func(string) string) (config, error) {
 		BirthTimeout:      defaultBirthTimeout,
 		PollInterval:      defaultPollInterval,
 		ReadinessInterval: defaultReadinessInterval,
+		DeathPolicy:       deathPolicy{On: deathOnAny, Settle: defaultDeathSettle},
+		DeathURLMethod:    "POST",
+		TerminationLog:    defaultTerminationLog,
 		LogFormat:         "text",
 		LogLevel:          slog.LevelInfo,
 	}
@@ -109,6 +131,43 @@ func parseConfig(getenv func(string) string) (config, error) {
 	ours := parseBool(getenv, "KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", bad)
 	fork := parseBool(getenv, "KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS", bad)
 	cfg.ExitZeroOnDeathDeps = ours || fork
+
+	switch v := strings.ToLower(strings.TrimSpace(getenv("KUBEXIT_DEATH_ON"))); v {
+	case "", deathOnAny:
+	case deathOnSuccess, deathOnFinal:
+		cfg.DeathPolicy.On = v
+	default:
+		bad("KUBEXIT_DEATH_ON", getenv("KUBEXIT_DEATH_ON"), "want any, success or final")
+	}
+	parseDuration(getenv, "KUBEXIT_DEATH_SETTLE", &cfg.DeathPolicy.Settle, true, bad)
+	if v := getenv("KUBEXIT_DEATH_SETTLE"); v != "" && cfg.DeathPolicy.On != deathOnFinal {
+		bad("KUBEXIT_DEATH_SETTLE", v, "only applies with KUBEXIT_DEATH_ON=final")
+	}
+
+	if v := getenv("KUBEXIT_DEATH_URLS"); v != "" {
+		urls, err := parseDeathURLs(v)
+		if err != nil {
+			bad("KUBEXIT_DEATH_URLS", v, "%v", err)
+		}
+		cfg.DeathURLs = urls
+	}
+	if v := getenv("KUBEXIT_DEATH_URL_METHOD"); v != "" {
+		m, err := parseDeathURLMethod(v)
+		if err != nil {
+			bad("KUBEXIT_DEATH_URL_METHOD", v, "%v", err)
+		}
+		cfg.DeathURLMethod = m
+	}
+	if len(cfg.DeathURLs) > 0 && len(cfg.DeathDeps) == 0 {
+		bad("KUBEXIT_DEATH_URLS", getenv("KUBEXIT_DEATH_URLS"), "needs KUBEXIT_DEATH_DEPS: the URLs are called when a death dep dies")
+	}
+
+	cfg.ProcessGroup = parseBool(getenv, "KUBEXIT_PROCESS_GROUP", bad)
+	cfg.Subreaper = parseBool(getenv, "KUBEXIT_SUBREAPER", bad)
+
+	if v := getenv("KUBEXIT_TERMINATION_LOG"); v != "" {
+		cfg.TerminationLog, cfg.TerminationLogExplicit = v, true
+	}
 
 	if v := getenv("KUBEXIT_POD_NAME"); v != "" {
 		if err := validateSubdomain(v); err != nil {

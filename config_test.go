@@ -24,6 +24,9 @@ func TestParseConfigDefaults(t *testing.T) {
 		BirthTimeout:      30 * time.Second,
 		PollInterval:      defaultPollInterval,
 		ReadinessInterval: defaultReadinessInterval,
+		DeathPolicy:       deathPolicy{On: deathOnAny, Settle: 30 * time.Second},
+		DeathURLMethod:    "POST",
+		TerminationLog:    "/dev/termination-log",
 		LogFormat:         "text",
 		LogLevel:          slog.LevelInfo,
 	}
@@ -97,6 +100,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_NAMESPACE": "a.b"}, `KUBEXIT_NAMESPACE="a.b"`},
 		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_LOG_FORMAT": "xml"}, `KUBEXIT_LOG_FORMAT="xml"`},
 		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_LOG_LEVEL": "loud"}, `KUBEXIT_LOG_LEVEL="loud"`},
+		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_DEATH_ON": "always"}, `KUBEXIT_DEATH_ON="always": want any, success or final`},
+		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_DEATH_SETTLE": "10s"}, `KUBEXIT_DEATH_SETTLE="10s": only applies with KUBEXIT_DEATH_ON=final`},
+		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_DEATH_ON": "final", "KUBEXIT_DEATH_SETTLE": "ten"}, `KUBEXIT_DEATH_SETTLE="ten"`},
+		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_DEATH_DEPS": "b", "KUBEXIT_DEATH_URLS": "ftp://x"}, `KUBEXIT_DEATH_URLS="ftp://x"`},
+		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_DEATH_URLS": "http://127.0.0.1:1/q"}, `KUBEXIT_DEATH_URLS="http://127.0.0.1:1/q": needs KUBEXIT_DEATH_DEPS`},
+		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_DEATH_URL_METHOD": "DELETE"}, `KUBEXIT_DEATH_URL_METHOD="DELETE"`},
+		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_PROCESS_GROUP": "maybe"}, `KUBEXIT_PROCESS_GROUP="maybe"`},
+		{map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_SUBREAPER": "2"}, `KUBEXIT_SUBREAPER="2"`},
 	} {
 		_, err := parseConfig(envFunc(tc.env))
 		if err == nil {

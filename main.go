@@ -37,6 +37,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -55,31 +57,33 @@ const (
 func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	cfg, cfgErr := parseConfig(getenv)
 	log := newLogger(stderr, cfg)
+	s := &supervisor{cfg: cfg, log: log}
 
 	switch {
 	case len(args) > 0 && args[0] == "--":
 		args = args[1:]
 	case len(args) > 0 && strings.HasPrefix(args[0], "-"):
 		log.Error(fmt.Sprintf("unknown option %q; usage: kubexit COMMAND [ARG...] (kubexit -- COMMAND runs a command whose name starts with '-')", args[0]))
-		return exitUsage
+		return s.exit(exitUsage, fmt.Sprintf("unknown option %q", args[0]))
 	}
-	if len(args) == 0 {
-		log.Error("no command given; usage: kubexit COMMAND [ARG...]")
-		return exitUsage
+	// With only death URLs to call, kubexit may run without a child.
+	if len(args) == 0 && (cfgErr != nil || len(cfg.DeathURLs) == 0) {
+		log.Error("no command given; usage: kubexit COMMAND [ARG...] (a command is optional only with KUBEXIT_DEATH_URLS)")
+		return s.exit(exitUsage, "no command given")
 	}
 	if cfgErr != nil {
+		var reasons []string
 		for _, err := range unjoin(cfgErr) {
 			log.Error("invalid configuration", "err", err)
+			reasons = append(reasons, err.Error())
 		}
 		// Siblings may be waiting on this process: tell them it is dead.
 		if cfg.Name != "" {
-			s := &supervisor{cfg: cfg, log: log}
 			s.recordDeath(exitUsage)
 		}
-		return exitUsage
+		return s.exit(exitUsage, "invalid configuration: "+strings.Join(reasons, "; "))
 	}
-
-	s := &supervisor{cfg: cfg, log: log}
+	s.noChild = len(args) == 0
 	return s.run(args)
 }
 
@@ -88,6 +92,13 @@ type supervisor struct {
 	cfg  config
 	log  *slog.Logger
 	born *time.Time
+	// noChild is set when kubexit runs without a command, only to call
+	// KUBEXIT_DEATH_URLS when a death dep dies.
+	noChild bool
+	// deathCalls tracks the KUBEXIT_DEATH_URLS calls in flight; kubexit
+	// lets them finish before it exits.
+	deathCalls       sync.WaitGroup
+	deathCallsFailed atomic.Bool
 }
 
 func (s *supervisor) run(args []string) int {
@@ -103,13 +114,14 @@ func (s *supervisor) run(args []string) int {
 
 	deaths := make(chan death, 1)
 	if len(s.cfg.DeathDeps) > 0 {
-		w := newDeathWatcher(s.cfg.Graveyard, s.cfg.DeathDeps, s.cfg.PollInterval, s.log)
+		w := newDeathWatcher(s.cfg.Graveyard, s.cfg.DeathDeps, s.cfg.PollInterval, s.cfg.DeathPolicy, s.log)
 		// The original ignores tombstones written before it started and
 		// would run its child forever; a dep already dead means no child.
 		if d, ok := w.poll(); ok {
-			return s.notStarted(fmt.Sprintf("death dep %s already dead", d.Dep), "dep", d.Dep, "tombstone", d.Tombstone.String())
+			return s.notStarted(d, "already dead")
 		}
-		s.log.Info("watching death deps", "deps", strings.Join(s.cfg.DeathDeps, ","), "graveyard", s.cfg.Graveyard, "poll_interval", s.cfg.PollInterval)
+		s.log.Info("watching death deps", "deps", strings.Join(s.cfg.DeathDeps, ","), "graveyard", s.cfg.Graveyard,
+			"poll_interval", s.cfg.PollInterval, "death_on", s.cfg.DeathPolicy.On)
 		go w.run(ctx, deaths)
 	}
 
@@ -119,6 +131,9 @@ func (s *supervisor) run(args []string) int {
 		}
 	}
 
+	if len(args) == 0 {
+		return s.runWithoutChild(signals, deaths)
+	}
 	return s.runChild(args, signals, deaths)
 }
 
@@ -136,11 +151,11 @@ func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Sig
 			if err != nil {
 				s.log.Error("cannot wait for birth deps; not starting the child", "err", err)
 				s.recordDeath(exitInternal)
-				return exitInternal, true
+				return s.exit(exitInternal, "not started: "+err.Error()), true
 			}
 			return 0, false
 		case d := <-deaths:
-			return s.notStarted(fmt.Sprintf("death dep %s died while waiting for birth deps", d.Dep), "dep", d.Dep, "tombstone", d.Tombstone.String()), true
+			return s.notStarted(d, "died while waiting for birth deps"), true
 		case sig := <-signals:
 			if code, stop := s.signalBeforeStart(sig); stop {
 				return code, true
@@ -159,17 +174,37 @@ func (s *supervisor) signalBeforeStart(sig os.Signal) (code int, stop bool) {
 	code = 128 + int(sig.(syscall.Signal))
 	s.log.Warn("signal received before the child started; not starting it", "signal", sig.String(), "exit_code", code)
 	s.recordDeath(code)
-	return code, true
+	return s.exit(code, fmt.Sprintf("not started: received %s", signalName(sig))), true
 }
 
 // notStarted ends kubexit, without a child, because a death dep is dead: it
 // exits as if the child had been terminated by SIGTERM for that reason (143,
 // or 0 with KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS).
-func (s *supervisor) notStarted(reason string, attrs ...any) int {
+//
+// Without a child (only KUBEXIT_DEATH_URLS to call), this is the normal end:
+// kubexit calls the URLs and exits 0, or 1 if a call failed.
+func (s *supervisor) notStarted(d death, how string) int {
+	if s.noChild {
+		return s.deathWithoutChild(d)
+	}
 	code := 128 + int(syscall.SIGTERM)
-	s.log.Warn(reason+"; not starting the child", attrs...)
+	s.log.Warn(fmt.Sprintf("death dep %s %s; not starting the child", d.Dep, how), "dep", d.Dep, "tombstone", d.Tombstone.String())
+	s.callDeathURLs(d)
+	s.waitDeathCalls()
 	s.recordDeath(code)
-	return s.exitAfterDeathDep(code)
+	return s.exit(s.exitAfterDeathDep(code), fmt.Sprintf("not started: death dep %s %s", d.Dep, how))
+}
+
+// deathWithoutChild ends a kubexit that has no child when a death dep died.
+func (s *supervisor) deathWithoutChild(d death) int {
+	s.log.Info("death dep died", "dep", d.Dep, "tombstone", d.Tombstone.String())
+	s.callDeathURLs(d)
+	code, reason := 0, fmt.Sprintf("death dep %s died; death URLs called", d.Dep)
+	if !s.waitDeathCalls() {
+		code, reason = exitInternal, fmt.Sprintf("death dep %s died; a death URL call failed", d.Dep)
+	}
+	s.recordDeath(code)
+	return s.exit(code, reason)
 }
 
 func (s *supervisor) exitAfterDeathDep(code int) int {
@@ -180,6 +215,30 @@ func (s *supervisor) exitAfterDeathDep(code int) int {
 	return code
 }
 
+// runWithoutChild is kubexit as a watcher container: no child, it waits for
+// a death dep to die and calls KUBEXIT_DEATH_URLS.
+func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan death) int {
+	now := time.Now()
+	s.born = &now
+	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, tombstone{Born: s.born}); err != nil {
+		s.log.Error("cannot record birth", "err", err)
+		return s.exit(exitInternal, "cannot record birth: "+err.Error())
+	}
+	s.log.Info("no command: waiting for a death dep to die, then calling the death URLs", "urls", strings.Join(s.cfg.DeathURLs, ","))
+	for {
+		select {
+		case d := <-deaths:
+			return s.deathWithoutChild(d)
+		case sig := <-signals:
+			if terminating(sig) {
+				code := 128 + int(sig.(syscall.Signal))
+				s.recordDeath(code)
+				return s.exit(code, "received "+signalName(sig))
+			}
+		}
+	}
+}
+
 // runChild starts the child, supervises it and returns kubexit's exit status.
 func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-chan death) int {
 	// A dep that died, or a terminating signal that arrived, while kubexit
@@ -187,7 +246,7 @@ func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-
 	for pending := true; pending; {
 		select {
 		case d := <-deaths:
-			return s.notStarted(fmt.Sprintf("death dep %s died before the child started", d.Dep), "dep", d.Dep, "tombstone", d.Tombstone.String())
+			return s.notStarted(d, "died before the child started")
 		case sig := <-signals:
 			if code, stop := s.signalBeforeStart(sig); stop {
 				return code
@@ -201,8 +260,6 @@ func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-
 	if _, err := exec.LookPath(args[0]); err != nil {
 		return s.startFailed(args[0], err)
 	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 
 	// Born is recorded before the child starts, so that a graveyard kubexit
 	// cannot write stops it before there is a child to account for.
@@ -210,59 +267,89 @@ func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-
 	s.born = &now
 	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, tombstone{Born: s.born}); err != nil {
 		s.log.Error("cannot record birth; not starting the child", "err", err)
-		return exitInternal
+		return s.exit(exitInternal, "not started: cannot record birth: "+err.Error())
 	}
 
-	if err := cmd.Start(); err != nil {
+	reaper, sigchld := becomeReaper(s.cfg.Subreaper, s.log)
+	c, err := startChild(args, s.cfg.ProcessGroup, s.log)
+	if err != nil {
 		return s.startFailed(args[0], err)
 	}
-	s.log.Info("child started", "pid", cmd.Process.Pid, "command", args[0])
-
-	exited := make(chan *os.ProcessState, 1)
-	go func() {
-		cmd.Wait()
-		exited <- cmd.ProcessState
-	}()
+	s.log.Info("child started", "pid", c.pid(), "command", args[0], "process_group", s.cfg.ProcessGroup, "reaper", reaper)
+	exited := c.wait(reaper, sigchld)
 
 	var (
-		terminatedByDep bool
-		grace           <-chan time.Time
+		killedBy string // the death dep whose death terminated the child
+		killed   bool   // the grace period ran out: SIGKILL sent
+		grace    <-chan time.Time
 	)
 	for {
 		select {
-		case ps := <-exited:
-			code := exitInternal
-			if ps != nil {
-				code = exitStatus(ps)
+		case code := <-exited:
+			attrs := []any{"exit_code", code}
+			if code > 128 && code < 128+65 {
+				attrs = append(attrs, "signal", signalName(syscall.Signal(code-128)))
 			}
-			s.log.Info("child exited", "exit_code", code, "status", ps.String())
+			s.log.Info("child exited", attrs...)
+			if c.group {
+				// Leftovers of the child's process group go with it.
+				c.signal(syscall.SIGTERM)
+			}
 			s.recordDeath(code)
-			if terminatedByDep {
-				return s.exitAfterDeathDep(code)
+			s.waitDeathCalls()
+			switch {
+			case killed:
+				return s.exit(s.exitAfterDeathDep(code), fmt.Sprintf("child killed after the grace period (%v) because death dep %s died", s.cfg.GracePeriod, killedBy))
+			case killedBy != "":
+				return s.exit(s.exitAfterDeathDep(code), fmt.Sprintf("child terminated because death dep %s died; it exited %s", killedBy, describeStatus(code)))
 			}
-			return code
+			return s.exit(code, "child exited "+describeStatus(code))
 
 		case sig := <-signals:
 			if sig == syscall.SIGPIPE {
 				continue
 			}
 			s.log.Info("forwarding signal to the child", "signal", sig.String())
-			if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			if err := c.signal(sig.(syscall.Signal)); err != nil && !errors.Is(err, os.ErrProcessDone) {
 				s.log.Warn("cannot forward signal", "signal", sig.String(), "err", err)
+			}
+			if isJobControl(sig) {
+				// Stop with the child; the SIGCONT that resumes kubexit is
+				// forwarded to the child like any other signal.
+				syscall.Kill(os.Getpid(), syscall.SIGSTOP)
 			}
 
 		case d := <-deaths:
-			terminatedByDep = true
+			killedBy = d.Dep
 			s.log.Info("death dep died; terminating the child", "dep", d.Dep, "tombstone", d.Tombstone.String(), "grace_period", s.cfg.GracePeriod)
-			cmd.Process.Signal(syscall.SIGTERM)
+			s.callDeathURLs(d)
+			c.signal(syscall.SIGTERM)
 			grace = time.After(s.cfg.GracePeriod)
 
 		case <-grace:
-			grace = nil
+			grace, killed = nil, true
 			s.log.Warn("child still running after the grace period; killing it", "grace_period", s.cfg.GracePeriod)
-			cmd.Process.Signal(syscall.SIGKILL)
+			c.signal(syscall.SIGKILL)
 		}
 	}
+}
+
+// callDeathURLs starts calling KUBEXIT_DEATH_URLS, if any, for d.
+func (s *supervisor) callDeathURLs(d death) {
+	if len(s.cfg.DeathURLs) == 0 {
+		return
+	}
+	s.deathCalls.Add(1)
+	go func() {
+		defer s.deathCalls.Done()
+		s.deathCallsFailed.Store(callDeathURLs(context.Background(), s.cfg.DeathURLs, s.cfg.DeathURLMethod, s.log.With("dep", d.Dep)) != nil)
+	}()
+}
+
+// waitDeathCalls waits for the death URL calls in flight; false if any failed.
+func (s *supervisor) waitDeathCalls() bool {
+	s.deathCalls.Wait()
+	return !s.deathCallsFailed.Load()
 }
 
 // startFailed records and reports a child that could not be started.
@@ -270,17 +357,62 @@ func (s *supervisor) startFailed(command string, err error) int {
 	code := startFailureStatus(err)
 	s.log.Error("cannot start the child", "command", command, "err", err, "exit_code", code)
 	s.recordDeath(code)
-	return code
+	return s.exit(code, fmt.Sprintf("cannot start %s: %v", command, err))
 }
 
 // recordDeath writes Died and ExitCode (keeping Born if the child was born).
 // A failure is logged, not fatal: kubexit still exits with the child's status.
 func (s *supervisor) recordDeath(code int) {
+	if s.cfg.Name == "" {
+		return
+	}
 	now := time.Now()
 	t := tombstone{Born: s.born, Died: &now, ExitCode: &code}
 	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, t); err != nil {
 		s.log.Error("cannot record death", "err", err)
 	}
+}
+
+// exit writes the reason for kubexit's exit, one line, to the termination
+// log (Kubernetes shows it in the container's status as its termination
+// message) and returns code.
+func (s *supervisor) exit(code int, reason string) int {
+	path := s.cfg.TerminationLog
+	if path == "" {
+		return code
+	}
+	flags := os.O_WRONLY | os.O_TRUNC
+	if s.cfg.TerminationLogExplicit {
+		flags |= os.O_CREATE
+	}
+	// The default path is only written where Kubernetes provides it.
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		if s.cfg.TerminationLogExplicit {
+			s.log.Warn("cannot write the termination message", "path", path, "err", err)
+		}
+		return code
+	}
+	msg := oneLine(fmt.Sprintf("kubexit: exit %d: %s", code, reason))
+	if len(msg) > maxTerminationMessage {
+		msg = msg[:maxTerminationMessage-3] + "..."
+	}
+	if _, err := f.WriteString(msg + "\n"); err != nil {
+		s.log.Warn("cannot write the termination message", "path", path, "err", err)
+	}
+	f.Close()
+	return code
+}
+
+// maxTerminationMessage is what Kubernetes keeps of a termination message.
+const maxTerminationMessage = 4096
+
+// describeStatus says what an exit status means: "3", or "143 (SIGTERM)".
+func describeStatus(code int) string {
+	if code > 128 && code < 128+65 {
+		return fmt.Sprintf("%d (%s)", code, signalName(syscall.Signal(code-128)))
+	}
+	return fmt.Sprint(code)
 }
 
 // newLogger logs to stderr only (stdout is the child's). Text lines start

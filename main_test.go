@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 		"kubexit":    main,
 		"exitstatus": exitstatusMain,
 		"termstamp":  termstampMain,
+		"sigexec":    sigexecMain,
 	})
 }
 

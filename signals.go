@@ -6,7 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // forwardedSignals are relayed to the child as they arrive.
@@ -25,6 +29,19 @@ var forwardedSignals = []os.Signal{
 	syscall.SIGWINCH,
 	syscall.SIGALRM,
 	syscall.SIGCONT,
+}
+
+// jobControlSignals are forwarded, and then kubexit stops itself, as
+// dumb-init does, so that a shell's fg and bg keep working when kubexit runs
+// interactively. The SIGCONT that resumes kubexit is forwarded in turn.
+var jobControlSignals = []os.Signal{syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
+
+func isJobControl(sig os.Signal) bool {
+	switch sig {
+	case syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU:
+		return true
+	}
+	return false
 }
 
 // terminatingSignals end kubexit when they arrive before the child has
@@ -48,23 +65,58 @@ func terminating(sig os.Signal) bool {
 // a write to a closed stderr return EPIPE instead of killing kubexit, which
 // must outlive its child to record its death.
 func notifySignals(ch chan<- os.Signal) {
+	ignored := ignoredAtStart()
 	var sigs []os.Signal
-	for _, s := range append(forwardedSignals, syscall.SIGPIPE) {
-		if !signal.Ignored(s) {
+	for _, s := range append(append(forwardedSignals, jobControlSignals...), syscall.SIGPIPE) {
+		if !signal.Ignored(s) && !ignored[s.(syscall.Signal)] {
 			sigs = append(sigs, s)
 		}
 	}
 	signal.Notify(ch, sigs...)
 }
 
+// ignoredAtStart reads which signals are ignored (SigIgn in
+// /proc/self/status). signal.Ignored knows only about the signals the Go
+// runtime looked at when it started; TSTP, TTIN and TTOU it leaves alone, so
+// their inherited disposition is still what the kernel says.
+func ignoredAtStart() map[syscall.Signal]bool {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+			if err != nil {
+				return nil
+			}
+			ignored := map[syscall.Signal]bool{}
+			for i := 0; i < 64; i++ {
+				if mask&(1<<i) != 0 {
+					ignored[syscall.Signal(i+1)] = true
+				}
+			}
+			return ignored
+		}
+	}
+	return nil
+}
+
 // exitStatus turns a finished child into the status a shell would report:
 // its exit code, or 128+N when signal N killed it (as sh, tini and dumb-init
 // do, and as Kubernetes podFailurePolicy rules expect).
 func exitStatus(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		return waitStatusCode(ws)
 	}
 	return ps.ExitCode()
+}
+
+func waitStatusCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
 }
 
 // startFailureStatus maps a failure to start the child to a shell's status:
@@ -75,4 +127,14 @@ func startFailureStatus(err error) int {
 		return 127
 	}
 	return 126
+}
+
+// signalName is "SIGTERM" for syscall.SIGTERM.
+func signalName(sig os.Signal) string {
+	if s, ok := sig.(syscall.Signal); ok {
+		if name := unix.SignalName(s); name != "" {
+			return name
+		}
+	}
+	return sig.String()
 }

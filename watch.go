@@ -25,7 +25,9 @@ type deathWatcher struct {
 	dir      string
 	deps     []string
 	interval time.Duration
+	policy   deathPolicy
 	log      *slog.Logger
+	now      func() time.Time // time.Now, but for tests
 
 	buf    []byte   // tombstone content
 	dirBuf []byte   // directory entries
@@ -43,6 +45,24 @@ type depState struct {
 	parsed  tombstone
 	// unreadable is set while the content does not parse; it is logged once.
 	unreadable bool
+	// noted is set once a death that does not count (yet) has been logged.
+	noted bool
+	// diedAt is the Died time under KUBEXIT_DEATH_ON=final, and diedSeen
+	// when this watcher first saw it.
+	diedAt, diedSeen time.Time
+}
+
+// Values of KUBEXIT_DEATH_ON: which deaths of a death dep count.
+const (
+	deathOnAny     = "any"     // every Died (the original's behaviour)
+	deathOnSuccess = "success" // only a Died with ExitCode 0
+	deathOnFinal   = "final"   // a Died that stays, without a new Born, for the settle time
+)
+
+// deathPolicy is KUBEXIT_DEATH_ON and KUBEXIT_DEATH_SETTLE.
+type deathPolicy struct {
+	On     string
+	Settle time.Duration
 }
 
 // death is a death dep's death, as its tombstone tells it.
@@ -51,12 +71,14 @@ type death struct {
 	Tombstone tombstone
 }
 
-func newDeathWatcher(dir string, deps []string, interval time.Duration, log *slog.Logger) *deathWatcher {
+func newDeathWatcher(dir string, deps []string, interval time.Duration, policy deathPolicy, log *slog.Logger) *deathWatcher {
 	w := &deathWatcher{
 		dir:      dir,
 		deps:     deps,
 		interval: interval,
+		policy:   policy,
 		log:      log,
+		now:      time.Now,
 		buf:      make([]byte, 0, 512),
 		dirBuf:   make([]byte, 8192),
 		present:  make(map[string]bool, len(deps)),
@@ -100,31 +122,76 @@ func (w *deathWatcher) poll() (death, bool) {
 			if !st.unreadable {
 				w.log.Warn("cannot read tombstone; will retry", "dep", dep, "err", err)
 			}
-			st.unreadable = true
+			st.unreadable, st.content = true, nil
 			continue
 		}
-		if st.content != nil && bytes.Equal(data, st.content) {
-			if !st.unreadable && st.parsed.Died != nil {
-				return death{Dep: dep, Tombstone: st.parsed}, true
+		if st.content == nil || !bytes.Equal(data, st.content) {
+			st.content = append(st.content[:0], data...)
+			t, err := parseTombstone(data)
+			if err != nil {
+				if !st.unreadable {
+					w.log.Warn("tombstone not readable yet; will retry", "dep", dep, "err", err, "bytes", len(data))
+				}
+				st.unreadable = true
+				continue
 			}
+			st.unreadable = false
+			st.parsed = t
+		}
+		if st.unreadable {
 			continue
 		}
-		st.content = append(st.content[:0], data...)
-		t, err := parseTombstone(data)
-		if err != nil {
-			if !st.unreadable {
-				w.log.Warn("tombstone not readable yet; will retry", "dep", dep, "err", err, "bytes", len(data))
-			}
-			st.unreadable = true
-			continue
-		}
-		st.unreadable = false
-		st.parsed = t
-		if t.Died != nil {
-			return death{Dep: dep, Tombstone: t}, true
+		if d, ok := w.judge(dep, st); ok {
+			return d, true
 		}
 	}
 	return death{}, false
+}
+
+// judge applies KUBEXIT_DEATH_ON to a dep's readable tombstone.
+func (w *deathWatcher) judge(dep string, st *depState) (death, bool) {
+	t := st.parsed
+	if t.Died == nil || t.Born != nil && t.Born.After(*t.Died) {
+		// Alive, or born again: a restarted dep rewrites its tombstone
+		// with a new Born, which undoes a death that did not count.
+		if st.noted {
+			w.log.Info("death dep is alive again", "dep", dep, "tombstone", t.String())
+		}
+		st.noted, st.diedAt, st.diedSeen = false, time.Time{}, time.Time{}
+		return death{}, false
+	}
+	switch w.policy.On {
+	case deathOnSuccess:
+		if t.ExitCode != nil && *t.ExitCode == 0 {
+			return death{Dep: dep, Tombstone: t}, true
+		}
+		if !st.noted {
+			st.noted = true
+			w.log.Info("death dep died unsuccessfully, which does not count with KUBEXIT_DEATH_ON=success; waiting for it to be restarted", "dep", dep, "tombstone", t.String())
+		}
+		return death{}, false
+	case deathOnFinal:
+		now := w.now()
+		if !st.diedAt.Equal(*t.Died) {
+			st.diedAt, st.diedSeen = *t.Died, now
+		}
+		// The death counts once it has stood for the settle time: measured
+		// from Died (all containers of a pod share the node's clock), or
+		// from when it was first seen if Died lies in the future.
+		since := st.diedAt
+		if st.diedSeen.Before(since) {
+			since = st.diedSeen
+		}
+		if now.Sub(since) >= w.policy.Settle {
+			return death{Dep: dep, Tombstone: t}, true
+		}
+		if !st.noted {
+			st.noted = true
+			w.log.Info("death dep died; it counts if it is not born again within KUBEXIT_DEATH_SETTLE", "dep", dep, "tombstone", t.String(), "settle", w.policy.Settle)
+		}
+		return death{}, false
+	}
+	return death{Dep: dep, Tombstone: t}, true
 }
 
 // list returns the set of names in the graveyard that are death deps. It

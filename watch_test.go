@@ -14,7 +14,7 @@ import (
 func testWatcher(dir string, deps ...string) (*deathWatcher, *syncBuffer) {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	return newDeathWatcher(dir, deps, 10*time.Millisecond, log), logs
+	return newDeathWatcher(dir, deps, 10*time.Millisecond, deathPolicy{On: deathOnAny}, log), logs
 }
 
 const (
@@ -201,7 +201,7 @@ func BenchmarkPoll(b *testing.B) {
 	for _, n := range []string{"main", "proxy", "logger"} {
 		writeFile(b, dir, n, bornYAML)
 	}
-	w := newDeathWatcher(dir, []string{"main"}, time.Second, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	w := newDeathWatcher(dir, []string{"main"}, time.Second, deathPolicy{On: deathOnAny}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, ok := w.poll(); ok {

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// child is the process kubexit supervises.
+type child struct {
+	cmd *exec.Cmd
+	// group is set with KUBEXIT_PROCESS_GROUP: the child leads its own
+	// process group and every signal goes to the whole group.
+	group bool
+	log   *slog.Logger
+}
+
+// startChild starts args[0] with kubexit's stdio, environment and cwd.
+func startChild(args []string, group bool, log *slog.Logger) (*child, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if group {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &child{cmd: cmd, group: group, log: log}, nil
+}
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// signal sends sig to the child, or to its process group.
+func (c *child) signal(sig syscall.Signal) error {
+	if c.group {
+		// The group outlives its leader: grandchildren may still run.
+		err := syscall.Kill(-c.pid(), sig)
+		if err == syscall.ESRCH {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	return c.cmd.Process.Signal(sig)
+}
+
+// wait returns a channel that delivers the child's exit status (128+N for
+// signal N) once. Without a reaper it is os/exec's own wait on the child.
+// As a reaper (PID 1, or KUBEXIT_SUBREAPER), kubexit waits for any process
+// on each SIGCHLD: orphans that the kernel re-parented to kubexit are reaped
+// and dropped, and the child's status is delivered when its turn comes, so
+// reaping never steals it.
+func (c *child) wait(reaper bool, sigchld <-chan os.Signal) <-chan int {
+	exited := make(chan int, 1)
+	if !reaper {
+		go func() {
+			err := c.cmd.Wait()
+			if c.cmd.ProcessState == nil {
+				c.log.Error("cannot wait for the child", "err", err)
+				exited <- exitInternal
+				return
+			}
+			exited <- exitStatus(c.cmd.ProcessState)
+		}()
+		return exited
+	}
+	go func() {
+		for {
+			for {
+				var ws syscall.WaitStatus
+				pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+				if err == syscall.EINTR {
+					continue
+				}
+				if err != nil || pid <= 0 {
+					break // ECHILD: nothing left; 0: nothing exited yet
+				}
+				if pid == c.pid() {
+					exited <- waitStatusCode(ws)
+					return
+				}
+				c.log.Debug("reaped an orphan", "pid", pid, "exit_code", waitStatusCode(ws))
+			}
+			<-sigchld
+		}
+	}()
+	return exited
+}
+
+// becomeReaper makes kubexit reap orphans when it is PID 1 (the kernel
+// re-parents them to it anyway) or when asked to (KUBEXIT_SUBREAPER: the
+// kernel re-parents this process tree's orphans to kubexit instead of PID 1).
+// It returns whether kubexit reaps, and the SIGCHLD channel to reap on.
+func becomeReaper(asked bool, log *slog.Logger) (bool, <-chan os.Signal) {
+	if os.Getpid() != 1 && !asked {
+		return false, nil
+	}
+	if os.Getpid() != 1 {
+		if err := setChildSubreaper(); err != nil {
+			log.Warn("cannot become a subreaper; orphans will not be reaped by kubexit", "err", err)
+			return false, nil
+		}
+	}
+	// Subscribing to SIGCHLD changes nothing for the child: exec resets a
+	// handled signal to its default, which for SIGCHLD is to ignore it.
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	return true, sigchld
+}
+
+func setChildSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	return nil
+}
