@@ -117,7 +117,7 @@ func parseDeathURLMethod(raw string) (string, error) {
 	case http.MethodPost, http.MethodGet, http.MethodPut:
 		return m, nil
 	default:
-		return "", fmt.Errorf("want POST, GET or PUT")
+		return "", errors.New("want POST, GET or PUT")
 	}
 }
 

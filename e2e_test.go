@@ -220,6 +220,16 @@ func TestExitStatus(t *testing.T) {
 		{"killed", []string{"sh", "-c", "kill -KILL $$"}, 128 + 9},
 		{"terminated", []string{"sh", "-c", "kill -TERM $$"}, 128 + 15},
 		{"segfault", []string{"sh", "-c", "kill -SEGV $$"}, 128 + 11},
+		{"42", []string{"sh", "-c", "exit 42"}, 42},
+		{"126 from the child", []string{"sh", "-c", "exit 126"}, 126},
+		{"128", []string{"sh", "-c", "exit 128"}, 128},
+		{"254", []string{"sh", "-c", "exit 254"}, 254},
+		{"hangup", []string{"sh", "-c", "kill -HUP $$"}, 128 + 1},
+		{"interrupt", []string{"sh", "-c", "kill -INT $$"}, 128 + 2},
+		{"quit", []string{"sh", "-c", "kill -QUIT $$"}, 128 + 3},
+		{"abort", []string{"sh", "-c", "kill -ABRT $$"}, 128 + 6},
+		{"usr1", []string{"sh", "-c", "kill -USR1 $$"}, 128 + 10},
+		{"pipe", []string{"sh", "-c", "kill -PIPE $$"}, 128 + 13},
 		{"double dash", []string{"--", "sh", "-c", "exit 7"}, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,7 +242,7 @@ func TestExitStatus(t *testing.T) {
 			if !ok || ts.Died == nil || ts.ExitCode == nil || *ts.ExitCode != tc.want {
 				t.Errorf("tombstone %v, want Died with exit code %d", ts, tc.want)
 			}
-			if tc.want >= 126 && tc.want <= 127 {
+			if startFailure := !strings.HasPrefix(tc.name, "126 from"); tc.want >= 126 && tc.want <= 127 && startFailure {
 				if ts.Born != nil {
 					t.Errorf("tombstone has Born for a child that never started: %v", ts)
 				}

@@ -202,6 +202,9 @@ func (s *supervisor) deathWithoutChild(d death) int {
 	code, reason := 0, fmt.Sprintf("death dep %s died; death URLs called", d.Dep)
 	if !s.waitDeathCalls() {
 		code, reason = exitInternal, fmt.Sprintf("death dep %s died; a death URL call failed", d.Dep)
+		if s.cfg.ExitZeroOnDeathDeps {
+			code = 0
+		}
 	}
 	s.recordDeath(code)
 	return s.exit(code, reason)
@@ -342,7 +345,9 @@ func (s *supervisor) callDeathURLs(d death) {
 	s.deathCalls.Add(1)
 	go func() {
 		defer s.deathCalls.Done()
-		s.deathCallsFailed.Store(callDeathURLs(context.Background(), s.cfg.DeathURLs, s.cfg.DeathURLMethod, s.log.With("dep", d.Dep)) != nil)
+		if err := callDeathURLs(context.Background(), s.cfg.DeathURLs, s.cfg.DeathURLMethod, s.log.With("dep", d.Dep)); err != nil {
+			s.deathCallsFailed.Store(true)
+		}
 	}()
 }
 

@@ -446,3 +446,59 @@ func TestTerminationLogDefaultNotCreated(t *testing.T) {
 		t.Errorf("exit %d; %s created: %v", code, defaultTerminationLog, fileExists(defaultTerminationLog))
 	}
 }
+
+// TestPID1ReapsOrphans runs kubexit as PID 1 of a new PID namespace, as in a
+// container: orphans are re-parented to it and must be reaped, without
+// KUBEXIT_SUBREAPER, and the child's status still comes out.
+func TestPID1ReapsOrphans(t *testing.T) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and unshare(1) to make a PID namespace")
+	}
+	kubexit, _ := exec.LookPath("kubexit")
+	gy, tmp := t.TempDir(), t.TempDir()
+	count := filepath.Join(tmp, "zombies")
+	child := script(t, tmp, "child.sh", `
+[ "$PPID" = 1 ] || { echo "kubexit is not PID 1 (PPID $PPID)"; exit 99; }
+for i in 1 2 3; do (sh -c 'exit 7' &) ; done
+sleep 1
+n=0
+for f in /proc/[0-9]*/stat; do
+	set -- $(cat "$f" 2>/dev/null | sed 's/.*) //')
+	[ "$1" = Z ] && n=$((n+1))
+done
+echo $n > "`+count+`"
+exit 5`)
+	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", kubexit, child)
+	cmd.Env = append(os.Environ(), "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD="+gy, "KUBEXIT_LOG_LEVEL=debug")
+	out, _ := cmd.CombinedOutput()
+	if code := exitStatus(cmd.ProcessState); code != 5 {
+		t.Fatalf("exit status %d, want the child's 5; output:\n%s", code, out)
+	}
+	data, _ := os.ReadFile(count)
+	if strings.TrimSpace(string(data)) != "0" {
+		t.Errorf("%s zombies in the namespace, want 0; output:\n%s", strings.TrimSpace(string(data)), out)
+	}
+	if n := strings.Count(string(out), "reaped an orphan"); n != 3 {
+		t.Errorf("reaped %d orphans, want 3; output:\n%s", n, out)
+	}
+}
+
+// The Go runtime's own signals are never forwarded: SIGURG (goroutine
+// preemption) sent to kubexit does not reach the child.
+func TestRuntimeSignalsNotForwarded(t *testing.T) {
+	gy, tmp := t.TempDir(), t.TempDir()
+	ready := filepath.Join(tmp, "ready")
+	p := startKubexit(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "READY": ready, "TMP": tmp},
+		script(t, tmp, "child.sh", `trap 'touch "$TMP/urg"' URG; trap 'touch "$TMP/usr1"' USR1; trap 'exit 0' TERM; `+loopUntilSignalled))
+	waitFor(t, "child ready", func() bool { return fileExists(ready) })
+	p.signal(syscall.SIGURG)
+	p.signal(syscall.SIGUSR1) // forwarded: once the child has it, URG had its chance
+	waitFor(t, "USR1 forwarded", func() bool { return fileExists(filepath.Join(tmp, "usr1")) })
+	time.Sleep(200 * time.Millisecond) // let a wrongly forwarded URG show up, if it would
+	if fileExists(filepath.Join(tmp, "urg")) {
+		t.Error("SIGURG was forwarded to the child")
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait()
+}
