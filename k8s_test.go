@@ -449,8 +449,12 @@ func TestK8sBirthTimeout(t *testing.T) {
 	b := needK8s(t)
 	p := newK8sPod(t, b, k8sPodOpts{})
 	p.setStatus(t, []obj{csRunning("app", false), csRunning("db", false), csWaiting("proxy", "CrashLoopBackOff")}, nil)
-	k := p.start(t, "proxy,db,mesh", map[string]string{"KUBEXIT_BIRTH_TIMEOUT": "3s"})
+	msgFile := filepath.Join(t.TempDir(), "termination-log")
+	k := p.start(t, "proxy,db,mesh", map[string]string{"KUBEXIT_BIRTH_TIMEOUT": "3s", "KUBEXIT_TERMINATION_LOG": msgFile})
 	stderr := p.expectNoChild(t, k, 1)
+	if msg, _ := os.ReadFile(msgFile); !strings.HasPrefix(string(msg), "kubexit: exit 1: not started: birth deps not ready after 3s: proxy: waiting (CrashLoopBackOff") {
+		t.Errorf("termination message %q", msg)
+	}
 	for _, want := range []string{
 		"birth deps not ready after 3s",
 		"proxy: waiting (CrashLoopBackOff, last exit code 1)",

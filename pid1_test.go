@@ -89,16 +89,16 @@ func bit(sig syscall.Signal) uint64 { return 1 << (uint(sig) - 1) }
 
 // TestInheritedSignalState: the dispositions and mask kubexit's parent set
 // reach the child as far as the Go runtime allows. Measured, and documented
-// in the README: ignored HUP, INT, TSTP, TTIN and TTOU stay ignored; the
-// runtime installs its own handlers for the other catchable signals at
+// in the README: ignored HUP, INT, CONT, TSTP, TTIN and TTOU stay ignored;
+// the runtime installs its own handlers for the other catchable signals at
 // start-up, so their SIG_IGN is lost (exec resets handled signals to
-// default). A blocked signal stays blocked unless the runtime needs it
+// default). A blocked signal stays blocked unless the runtime unblocks it
 // (TERM, QUIT, the synchronous faults, SIGURG...).
 func TestInheritedSignalState(t *testing.T) {
 	gy := t.TempDir()
 	out := filepath.Join(t.TempDir(), "status")
-	ign := []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
-	blk := []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+	ign := []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGCONT, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
+	blk := []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGWINCH}
 	list := func(ss []syscall.Signal) string {
 		var parts []string
 		for _, s := range ss {
