@@ -21,6 +21,33 @@ const (
 	defaultTerminationLog    = "/dev/termination-log"
 )
 
+// variables documents every KUBEXIT_* variable for --help (the README has
+// the same table; a test keeps the three in step with parseConfig).
+var variables = []struct{ Name, Default, Meaning string }{
+	{"KUBEXIT_NAME", "(required)", "this container's name: its tombstone is <graveyard>/<name>"},
+	{"KUBEXIT_GRAVEYARD", defaultGraveyard, "the shared directory of tombstones"},
+	{"KUBEXIT_DEATH_DEPS", "", "comma list of names: when one dies, TERM the child"},
+	{"KUBEXIT_GRACE_PERIOD", defaultGracePeriod.String(), "time between that TERM and KILL"},
+	{"KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "false", "exit 0 when the child was terminated because a death dep died"},
+	{"KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS", "false", "the same, under a fork's name"},
+	{"KUBEXIT_POLL_INTERVAL", defaultPollInterval.String(), "how often the graveyard is polled"},
+	{"KUBEXIT_DEATH_ON", deathOnAny, "which deaths count: any, success (exit 0) or final (stays dead for KUBEXIT_DEATH_SETTLE)"},
+	{"KUBEXIT_DEATH_SETTLE", defaultDeathSettle.String(), "with KUBEXIT_DEATH_ON=final: how long a death must stand"},
+	{"KUBEXIT_DEATH_URLS", "", "comma list of URLs to call when a death dep dies (sidecars' shutdown endpoints)"},
+	{"KUBEXIT_DEATH_URL_METHOD", "POST", "POST, GET or PUT"},
+	{"KUBEXIT_BIRTH_DEPS", "", "comma list of this pod's containers that must be Ready before the child starts"},
+	{"KUBEXIT_BIRTH_TIMEOUT", defaultBirthTimeout.String(), "how long to wait for them; 0 waits forever"},
+	{"KUBEXIT_READINESS_INTERVAL", defaultReadinessInterval.String(), "how often the pod is read while waiting"},
+	{"KUBEXIT_POD_NAME", "", "this pod's name (downward API: metadata.name); required with birth deps"},
+	{"KUBEXIT_NAMESPACE", "(service account's)", "this pod's namespace (downward API: metadata.namespace)"},
+	{"KUBEXIT_PREFLIGHT", "false", "run the --check preflight at start-up; on failure exit 1 without starting the child"},
+	{"KUBEXIT_PROCESS_GROUP", "false", "run the child in its own process group and signal the whole group"},
+	{"KUBEXIT_SUBREAPER", "false", "reap orphaned zombies (always done as PID 1)"},
+	{"KUBEXIT_TERMINATION_LOG", defaultTerminationLog, "file for a one-line exit reason (the default only if it exists)"},
+	{"KUBEXIT_LOG_FORMAT", "text", "text or json, on stderr"},
+	{"KUBEXIT_LOG_LEVEL", "info", "debug, info, warn, error or off"},
+}
+
 // config is everything kubexit reads from its KUBEXIT_* environment.
 type config struct {
 	Name      string
@@ -43,6 +70,8 @@ type config struct {
 	// is PID 1 anyway).
 	ProcessGroup bool
 	Subreaper    bool
+	// Preflight runs the --check preflight at start-up.
+	Preflight bool
 
 	// TerminationLog receives a one-line reason for kubexit's exit.
 	// TerminationLogExplicit is false for the default path, which is only
@@ -164,6 +193,7 @@ func parseConfig(getenv func(string) string) (config, error) {
 
 	cfg.ProcessGroup = parseBool(getenv, "KUBEXIT_PROCESS_GROUP", bad)
 	cfg.Subreaper = parseBool(getenv, "KUBEXIT_SUBREAPER", bad)
+	cfg.Preflight = parseBool(getenv, "KUBEXIT_PREFLIGHT", bad)
 
 	if v := getenv("KUBEXIT_TERMINATION_LOG"); v != "" {
 		cfg.TerminationLog, cfg.TerminationLogExplicit = v, true

@@ -625,3 +625,66 @@ func TestK8sTermDuringBirthWait(t *testing.T) {
 		t.Errorf("tombstone ExitCode = %v, want 143", ts.ExitCode)
 	}
 }
+
+// check runs "kubexit --check" with the pod's environment (as p.start does).
+func (p *k8sPod) check(t *testing.T, deps string, extra map[string]string) (int, string) {
+	t.Helper()
+	env := map[string]string{
+		"KUBECONFIG":              p.kubeconfig,
+		"KUBERNETES_SERVICE_HOST": "",
+		"KUBEXIT_NAME":            "app",
+		"KUBEXIT_BIRTH_DEPS":      deps,
+		"KUBEXIT_POD_NAME":        p.name,
+		"KUBEXIT_NAMESPACE":       p.ns,
+		"KUBEXIT_GRAVEYARD":       p.graveyard,
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	k := startKubexit(t, env, "--check")
+	code := k.wait()
+	return code, k.stdout.String()
+}
+
+// The preflight (kubexit --check) against the real API server: allowed,
+// forbidden, pod missing, unknown container; each failure one line saying
+// what to fix.
+func TestK8sPreflight(t *testing.T) {
+	b := needK8s(t)
+	t.Run("allowed", func(t *testing.T) {
+		p := newK8sPod(t, b, k8sPodOpts{})
+		code, out := p.check(t, "db,mesh", nil)
+		if code != 0 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		for _, want := range []string{"ok: graveyard", "may get pod " + p.ns + "/" + p.name, "ok: birth deps db, mesh and KUBEXIT_NAME app are containers of the pod"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("forbidden", func(t *testing.T) {
+		p := newK8sPod(t, b, k8sPodOpts{noRole: true})
+		code, out := p.check(t, "db", nil)
+		if code != 1 || !strings.Contains(out, "FAIL: service account "+p.ns+"/"+p.account+" may not get pod") ||
+			!strings.Contains(out, "{apiGroups: [''], resources: [pods], verbs: [get], resourceNames: ["+p.name+"]}") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("pod missing", func(t *testing.T) {
+		p := newK8sPod(t, b, k8sPodOpts{roleFor: "missing"})
+		p.name = "missing"
+		code, out := p.check(t, "db", nil)
+		if code != 1 || !strings.Contains(out, "FAIL: pod missing not found in namespace "+p.ns) {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("unknown container", func(t *testing.T) {
+		p := newK8sPod(t, b, k8sPodOpts{})
+		code, out := p.check(t, "db,nosuch", map[string]string{"KUBEXIT_NAME": "other"})
+		if code != 1 || !strings.Contains(out, "birth dep nosuch (KUBEXIT_BIRTH_DEPS) is not a container of the pod") ||
+			!strings.Contains(out, "KUBEXIT_NAME other is not a container of the pod") || strings.Count(out, "FAIL:") != 1 {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+}

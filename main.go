@@ -44,7 +44,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
 // Exit statuses of kubexit itself; otherwise it exits with its child's status.
@@ -53,18 +53,19 @@ const (
 	exitUsage    = 2 // bad arguments or KUBEXIT_* values
 )
 
-// run is kubexit's whole life; it returns the exit status.
-func run(args []string, getenv func(string) string, stderr io.Writer) int {
+// run is kubexit's whole life; it returns the exit status. stdout is only
+// for kubexit's own commands (--status, --help...): with a child, it is the
+// child's alone.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] != "--" && strings.HasPrefix(args[0], "-") {
+		return runOption(args, getenv, stdout, stderr)
+	}
 	cfg, cfgErr := parseConfig(getenv)
 	log := newLogger(stderr, cfg)
 	s := &supervisor{cfg: cfg, log: log}
 
-	switch {
-	case len(args) > 0 && args[0] == "--":
+	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
-	case len(args) > 0 && strings.HasPrefix(args[0], "-"):
-		log.Error(fmt.Sprintf("unknown option %q; usage: kubexit COMMAND [ARG...] (kubexit -- COMMAND runs a command whose name starts with '-')", args[0]))
-		return s.exit(exitUsage, fmt.Sprintf("unknown option %q", args[0]))
 	}
 	// With only death URLs to call, kubexit may run without a child.
 	if len(args) == 0 && (cfgErr != nil || len(cfg.DeathURLs) == 0) {
@@ -111,6 +112,22 @@ func (s *supervisor) run(args []string) int {
 	defer cancel()
 
 	removeStaleTemps(s.cfg.Graveyard, s.cfg.Name)
+
+	if s.cfg.Preflight {
+		var failures []string
+		ok := preflight(s.cfg, func(line string) {
+			if msg, failed := strings.CutPrefix(line, "FAIL: "); failed {
+				s.log.Error("preflight: " + msg)
+				failures = append(failures, msg)
+			} else {
+				s.log.Info("preflight " + line)
+			}
+		})
+		if !ok {
+			s.recordDeath(exitInternal)
+			return s.exit(exitInternal, "not started: preflight failed: "+strings.Join(failures, "; "))
+		}
+	}
 
 	deaths := make(chan death, 1)
 	if len(s.cfg.DeathDeps) > 0 {

@@ -20,7 +20,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -178,11 +177,7 @@ func splitIdentity(sub string) (account, user string) {
 // userAgent names kubexit and its version (the main module's, as stamped by
 // the Go toolchain; "dev" for a build from a work tree).
 func userAgent() string {
-	v := "dev"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = bi.Main.Version
-	}
-	return "kubexit/" + v + " (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
+	return "kubexit/" + versionString() + " (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
 }
 
 // newPodClient is a REST client for core/v1 with a codec for core/v1 only
