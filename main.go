@@ -70,6 +70,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	// With only death URLs to call, kubexit may run without a child.
 	if len(args) == 0 && (cfgErr != nil || len(cfg.DeathURLs) == 0) {
 		log.Error("no command given; usage: kubexit COMMAND [ARG...] (a command is optional only with KUBEXIT_DEATH_URLS)")
+		s.recordDeath(exitUsage)
 		return s.exit(exitUsage, "no command given")
 	}
 	if cfgErr != nil {

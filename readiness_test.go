@@ -195,7 +195,7 @@ func TestReadinessUserAgent(t *testing.T) {
 
 // fakeAPI is an API server that answers GETs of one pod from a script.
 type fakeAPI struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu      sync.Mutex
@@ -205,7 +205,7 @@ type fakeAPI struct {
 	paths   []string
 }
 
-func newFakeAPI(t *testing.T) *fakeAPI {
+func newFakeAPI(t testing.TB) *fakeAPI {
 	f := &fakeAPI{t: t}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -252,7 +252,7 @@ func statusAnswer(code int, reason metav1.StatusReason, msg string) func(w http.
 }
 
 // useFakeAPI points KUBECONFIG at the fake server, with token.
-func useFakeAPI(t *testing.T, f *fakeAPI, token string) {
+func useFakeAPI(t testing.TB, f *fakeAPI, token string) {
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	user := "{}"
 	if token != "" {
@@ -469,5 +469,37 @@ func TestReadinessNoCredentials(t *testing.T) {
 	err = waitForBirthDeps(context.Background(), readinessConfig("db"), slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "cannot use kubeconfig "+kc) || strings.Contains(err.Error(), "\n") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// BenchmarkBirthWaitRequests measures the API cost of one waiting kubexit at
+// the default KUBEXIT_READINESS_INTERVAL: GETs during a 10 s birth wait for a
+// dep that never becomes ready, against an API server that answers (ok) and
+// one that fails with 503 (backoff). Reported: requests in total and per second.
+func BenchmarkBirthWaitRequests(b *testing.B) {
+	pod := testPod()
+	for _, tc := range []struct {
+		name   string
+		answer func(w http.ResponseWriter)
+	}{
+		{"ok", podAnswer(pod)},
+		{"503", statusAnswer(503, metav1.StatusReasonServiceUnavailable, "unavailable")},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := newFakeAPI(b)
+			useFakeAPI(b, f, "")
+			cfg := readinessConfig("proxy")
+			cfg.ReadinessInterval = defaultReadinessInterval
+			cfg.BirthTimeout = 10 * time.Second
+			var total int
+			for i := 0; i < b.N; i++ {
+				f.script(tc.answer)
+				waitForBirthDeps(context.Background(), cfg, slog.New(slog.DiscardHandler))
+				total += f.count()
+			}
+			b.ReportMetric(float64(total)/float64(b.N), "requests/10s")
+			b.ReportMetric(float64(total)/float64(b.N)/10, "requests/s")
+			b.ReportMetric(0, "ns/op")
+		})
 	}
 }
