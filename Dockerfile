@@ -6,10 +6,11 @@
 #     docker build --target prebuilt -t kubexit:latest .                    # host binary, no registry needed
 #   docker build --target busybox -t kubexit:busybox .                      # + busybox: for init-container copies
 #
-# Build args: VERSION (stamped as main.version and the image label), GO_VERSION, BUSYBOX_IMAGE,
-# BINARY (the stage /kubexit comes from for the busybox and default targets: "compiled" compiles it,
-# "context" takes ./kubexit from the build context), TARGETOS/TARGETARCH (set by BuildKit from
-# --platform). No "# syntax=" line on purpose: it would pull a frontend image from a registry.
+# Build args: VERSION (the image label, and -X main.version), GO_VERSION, BUSYBOX_IMAGE, BINARY
+# (where /kubexit comes from for the busybox and default targets: "compiled" compiles it in the
+# build stage, "context" takes ./kubexit from the build context), TARGETOS/TARGETARCH/TARGETVARIANT
+# (set by BuildKit from --platform; v7 -> GOARM=7).
+# No "# syntax=" line on purpose: it would pull a frontend image from a registry.
 
 ARG GO_VERSION=1.26.8
 ARG BUSYBOX_IMAGE=busybox:1.37
@@ -19,12 +20,14 @@ ARG BINARY=compiled
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 ARG TARGETOS=linux
 ARG TARGETARCH
+ARG TARGETVARIANT
 ARG VERSION=dev
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY *.go ./
-RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} GOTOOLCHAIN=local \
+# linux/arm/v7 -> GOARM=7 (shell expansion: RUN sees the ARGs as environment variables)
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} GOARM="${TARGETVARIANT#v}" GOTOOLCHAIN=local \
     go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/kubexit .
 
 # ---- compiled: /kubexit from the build stage

@@ -1,0 +1,681 @@
+package main
+
+// End-to-end tests on a real node: the project's own examples (examples/*.yaml)
+// run as real pods on a real kubelet + containerd + runc (the test bed in
+// ../shared/testbeds/k8s, started with --node by hack/e2e-node), with kubexit
+// in a real image. The examples are adapted only by what the bed needs
+// (nodeAdapt): nodeName, hostNetwork, imagePullPolicy: Never, local image
+// names, the API server's address for in-cluster access — and, so that the
+// test can read the tombstones after the pod is gone, the graveyard emptyDir
+// becomes a hostPath directory.
+//
+//	hack/e2e-node                       # start the bed, build and import the image, run these, stop the bed
+//
+// Without KUBEXIT_NODE_TESTS=1 they are skipped; with it, a bed that cannot be
+// reached fails them.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+type nodeBed struct {
+	*k8sBed
+	port   string            // the API server's port on 127.0.0.1
+	images map[string]string // example image -> image in the node's containerd
+}
+
+var (
+	nodeOnce    sync.Once
+	nodeShared  *nodeBed
+	nodeInitErr error
+)
+
+// needNode skips the test unless KUBEXIT_NODE_TESTS=1; then the bed of
+// KUBECONFIG must answer and have a node, or the test fails.
+func needNode(t *testing.T) *nodeBed {
+	t.Helper()
+	if os.Getenv("KUBEXIT_NODE_TESTS") != "1" {
+		t.Skip("KUBEXIT_NODE_TESTS is not 1: end-to-end test on a real node skipped; run hack/e2e-node")
+	}
+	nodeOnce.Do(func() { nodeShared, nodeInitErr = connectNode() })
+	if nodeInitErr != nil {
+		t.Fatalf("KUBEXIT_NODE_TESTS=1 but the node test bed is not usable: %v (start it with hack/e2e-node)", nodeInitErr)
+	}
+	t.Parallel()
+	return nodeShared
+}
+
+func connectNode() (*nodeBed, error) {
+	b, err := connectK8s()
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(b.host)
+	if err != nil || u.Port() == "" {
+		return nil, fmt.Errorf("API server address %q has no port", b.host)
+	}
+	nb := &nodeBed{k8sBed: b, port: u.Port(), images: map[string]string{
+		"kubexit:busybox": "kx.local/kubexit-busybox:e2e",
+		"busybox:1.37":    "kx.local/busybox:1",
+	}}
+	// KUBEXIT_NODE_IMAGES="example=local,..." overrides the mapping.
+	for _, kv := range strings.Split(os.Getenv("KUBEXIT_NODE_IMAGES"), ",") {
+		if from, to, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			nb.images[from] = to
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := b.admin.Get().AbsPath("/api/v1/nodes/localhost").DoRaw(ctx); err != nil {
+		return nil, fmt.Errorf("no node localhost (start the bed with --node): %v", err)
+	}
+	return nb, nil
+}
+
+// nodeNS is one test's namespace and graveyard (a hostPath directory).
+type nodeNS struct {
+	bed       *nodeBed
+	ns        string
+	graveyard string
+}
+
+func newNodeNS(t *testing.T, b *nodeBed) *nodeNS {
+	t.Helper()
+	n := &nodeNS{bed: b, ns: k8sName(t)}
+	dir, err := os.MkdirTemp("", "kubexit-node-graveyard-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pods run as 65532: like an emptyDir, the graveyard is world-writable.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	n.graveyard = dir
+	b.do(t, "POST", "/api/v1/namespaces", "application/json", obj{"apiVersion": "v1", "kind": "Namespace", "metadata": obj{"name": n.ns}})
+	t.Cleanup(func() {
+		if t.Failed() {
+			n.dump(t)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b.admin.Delete().AbsPath("/api/v1/namespaces", n.ns).Do(ctx) // kcm deletes its pods
+		os.RemoveAll(dir)
+	})
+	return n
+}
+
+// loadExample reads examples/FILE: one object per YAML document.
+func loadExample(t *testing.T, file string) []obj {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("examples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []obj
+	for _, doc := range regexp.MustCompile(`(?m)^---[ \t]*$`).Split(string(data), -1) {
+		j, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		var o obj
+		if err := json.Unmarshal(j, &o); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if o != nil {
+			objs = append(objs, o)
+		}
+	}
+	if len(objs) == 0 {
+		t.Fatalf("%s: no objects", file)
+	}
+	return objs
+}
+
+// podSpecOf is the pod spec of a Pod or a Job's template.
+func podSpecOf(o obj) obj {
+	switch o["kind"] {
+	case "Pod":
+		return o["spec"].(obj)
+	case "Job":
+		return o["spec"].(obj)["template"].(obj)["spec"].(obj)
+	}
+	return nil
+}
+
+func containersOf(spec obj) []obj {
+	var cs []obj
+	for _, key := range []string{"initContainers", "containers"} {
+		list, _ := spec[key].([]any)
+		for _, c := range list {
+			cs = append(cs, c.(obj))
+		}
+	}
+	return cs
+}
+
+// nodeAdapt makes an example's objects run on the bed: namespace, nodeName,
+// hostNetwork, local images never pulled, the API server on 127.0.0.1 (the
+// kubernetes Service is not routable: no kube-proxy), and the graveyard on
+// a hostPath the test can read.
+func (n *nodeNS) adapt(t *testing.T, objs []obj) {
+	t.Helper()
+	for _, o := range objs {
+		o["metadata"].(obj)["namespace"] = n.ns
+		if o["kind"] == "RoleBinding" {
+			for _, s := range o["subjects"].([]any) {
+				s.(obj)["namespace"] = n.ns
+			}
+		}
+		spec := podSpecOf(o)
+		if spec == nil {
+			continue
+		}
+		spec["nodeName"] = "localhost"
+		spec["hostNetwork"] = true
+		found := false
+		for _, v := range spec["volumes"].([]any) {
+			if v := v.(obj); v["name"] == "graveyard" {
+				delete(v, "emptyDir")
+				v["hostPath"] = obj{"path": n.graveyard, "type": "Directory"}
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("%s %v: no volume named graveyard", o["kind"], o["metadata"].(obj)["name"])
+		}
+		for _, c := range containersOf(spec) {
+			img, ok := n.bed.images[c["image"].(string)]
+			if !ok {
+				t.Fatalf("container %v: image %v has no local counterpart (KUBEXIT_NODE_IMAGES)", c["name"], c["image"])
+			}
+			c["image"] = img
+			c["imagePullPolicy"] = "Never"
+			env, _ := c["env"].([]any)
+			c["env"] = append(env,
+				obj{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+				obj{"name": "KUBERNETES_SERVICE_PORT", "value": n.bed.port})
+		}
+	}
+}
+
+// setEnv sets an env variable of a container of the example (a test knob).
+func setEnv(t *testing.T, objs []obj, container, name, value string) {
+	t.Helper()
+	for _, o := range objs {
+		if spec := podSpecOf(o); spec != nil {
+			for _, c := range containersOf(spec) {
+				if c["name"] != container {
+					continue
+				}
+				env, _ := c["env"].([]any)
+				kept := env[:0]
+				for _, e := range env {
+					if e.(obj)["name"] != name {
+						kept = append(kept, e)
+					}
+				}
+				if value != "" {
+					kept = append(kept, obj{"name": name, "value": value})
+				}
+				c["env"] = kept
+				return
+			}
+		}
+	}
+	t.Fatalf("no container %s", container)
+}
+
+// apply creates the objects, in order.
+func (n *nodeNS) apply(t *testing.T, objs []obj) {
+	t.Helper()
+	for _, o := range objs {
+		var path string
+		switch o["kind"] {
+		case "ServiceAccount":
+			path = "/api/v1/namespaces/" + n.ns + "/serviceaccounts"
+		case "Pod":
+			path = "/api/v1/namespaces/" + n.ns + "/pods"
+		case "Role", "RoleBinding":
+			path = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + n.ns + "/" + strings.ToLower(o["kind"].(string)) + "s"
+		case "Job":
+			path = "/apis/batch/v1/namespaces/" + n.ns + "/jobs"
+		default:
+			t.Fatalf("apply: unsupported kind %v", o["kind"])
+		}
+		n.bed.do(t, "POST", path, "application/json", o)
+	}
+}
+
+// Pod and Job status, the parts the tests look at.
+type nodePod struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Status struct {
+		Phase             string   `json:"phase"`
+		ContainerStatuses []nodeCS `json:"containerStatuses"`
+		InitStatuses      []nodeCS `json:"initContainerStatuses"`
+	} `json:"status"`
+}
+
+type nodeCS struct {
+	Name  string `json:"name"`
+	Ready bool   `json:"ready"`
+	State struct {
+		Running *struct {
+			StartedAt time.Time `json:"startedAt"`
+		} `json:"running"`
+		Terminated *nodeTerm `json:"terminated"`
+	} `json:"state"`
+}
+
+type nodeTerm struct {
+	ExitCode   int       `json:"exitCode"`
+	Reason     string    `json:"reason"`
+	Message    string    `json:"message"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+type nodeJob struct {
+	Status struct {
+		Succeeded  int `json:"succeeded"`
+		Failed     int `json:"failed"`
+		Conditions []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+			Reason string `json:"reason"`
+		} `json:"conditions"`
+	} `json:"status"`
+}
+
+// get reads an object as admin; ok is false when it does not exist.
+func (n *nodeNS) get(t *testing.T, path string, into any) (ok bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res := n.bed.admin.Get().AbsPath(path).Do(ctx)
+	var code int
+	res.StatusCode(&code)
+	if code == 404 {
+		return false
+	}
+	data, err := res.Raw()
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	if err := json.Unmarshal(data, into); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return true
+}
+
+func (n *nodeNS) pod(t *testing.T, name string) (nodePod, bool) {
+	var p nodePod
+	ok := n.get(t, "/api/v1/namespaces/"+n.ns+"/pods/"+name, &p)
+	return p, ok
+}
+
+// jobPod is the name of the (only) pod of the Job, once there is one.
+func (n *nodeNS) jobPod(t *testing.T, job string) string {
+	t.Helper()
+	var name string
+	nodeWait(t, 60*time.Second, "a pod of job "+job, func() bool {
+		var list struct {
+			Items []nodePod `json:"items"`
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		raw, err := n.bed.admin.Get().AbsPath("/api/v1/namespaces/"+n.ns+"/pods").Param("labelSelector", "job-name="+job).DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("list the pods of job %s: %v", job, err)
+		}
+		if err := json.Unmarshal(raw, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) > 1 {
+			t.Fatalf("job %s has %d pods, want 1", job, len(list.Items))
+		}
+		if len(list.Items) == 1 {
+			name = list.Items[0].Metadata.Name
+		}
+		return name != ""
+	})
+	return name
+}
+
+// waitPodDone waits for the pod to end (Succeeded or Failed) and returns it.
+func (n *nodeNS) waitPodDone(t *testing.T, name string) nodePod {
+	t.Helper()
+	var p nodePod
+	nodeWait(t, 120*time.Second, "pod "+name+" to end", func() bool {
+		p, _ = n.pod(t, name)
+		return p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed"
+	})
+	return p
+}
+
+// waitJob waits for the Job's Complete or Failed condition and returns it.
+func (n *nodeNS) waitJob(t *testing.T, name string) (string, nodeJob) {
+	t.Helper()
+	var j nodeJob
+	var cond string
+	nodeWait(t, 120*time.Second, "job "+name+" to finish", func() bool {
+		n.get(t, "/apis/batch/v1/namespaces/"+n.ns+"/jobs/"+name, &j)
+		for _, c := range j.Status.Conditions {
+			if (c.Type == "Complete" || c.Type == "Failed") && c.Status == "True" {
+				cond = c.Type
+				return true
+			}
+		}
+		return false
+	})
+	return cond, j
+}
+
+// logs returns a container's log (empty on error).
+func (n *nodeNS) logs(pod, container string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := n.bed.admin.Get().AbsPath("/api/v1/namespaces/"+n.ns+"/pods/"+pod+"/log").Param("container", container).DoRaw(ctx)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	return string(out)
+}
+
+// dump logs every pod of the namespace, with its containers' logs and the graveyard.
+func (n *nodeNS) dump(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := n.bed.admin.Get().AbsPath("/api/v1/namespaces/" + n.ns + "/pods").DoRaw(ctx)
+	if err != nil {
+		t.Logf("dump: %v", err)
+		return
+	}
+	var list struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	json.Unmarshal(raw, &list)
+	for _, item := range list.Items {
+		var p nodePod
+		var full struct {
+			Status json.RawMessage `json:"status"`
+		}
+		json.Unmarshal(item, &p)
+		json.Unmarshal(item, &full)
+		t.Logf("pod %s status: %s", p.Metadata.Name, full.Status)
+		for _, c := range append(p.Status.InitStatuses, p.Status.ContainerStatuses...) {
+			t.Logf("pod %s container %s log:\n%s", p.Metadata.Name, c.Name, n.logs(p.Metadata.Name, c.Name))
+		}
+	}
+	entries, _ := os.ReadDir(n.graveyard)
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join(n.graveyard, e.Name()))
+		t.Logf("graveyard %s:\n%s", e.Name(), data)
+	}
+}
+
+func nodeWait(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// status finds a container's status; it must have terminated.
+func terminated(t *testing.T, p nodePod, name string) nodeTerm {
+	t.Helper()
+	for _, c := range append(p.Status.InitStatuses, p.Status.ContainerStatuses...) {
+		if c.Name == name {
+			if c.State.Terminated == nil {
+				t.Fatalf("pod %s container %s has not terminated: %+v", p.Metadata.Name, name, c.State)
+			}
+			return *c.State.Terminated
+		}
+	}
+	t.Fatalf("pod %s has no container %s", p.Metadata.Name, name)
+	return nodeTerm{}
+}
+
+// expectTerm checks a terminated container's exit code, reason and termination message.
+func expectTerm(t *testing.T, p nodePod, name string, code int, reason, msg string) nodeTerm {
+	t.Helper()
+	term := terminated(t, p, name)
+	if term.ExitCode != code || term.Reason != reason || strings.TrimSpace(term.Message) != msg {
+		t.Errorf("container %s: exit %d, reason %q, message %q; want %d, %q, %q",
+			name, term.ExitCode, term.Reason, strings.TrimSpace(term.Message), code, reason, msg)
+	} else {
+		t.Logf("container %s: exit %d, reason %s, message %q", name, code, reason, msg)
+	}
+	return term
+}
+
+// expectTombstone checks a tombstone in the graveyard: Born, Died, ExitCode,
+// and its owner.
+func (n *nodeNS) expectTombstone(t *testing.T, name string, code int) tombstone {
+	t.Helper()
+	ts, ok := readTombstone(n.graveyard, name)
+	if !ok || ts.Born == nil || ts.Died == nil || ts.ExitCode == nil || *ts.ExitCode != code {
+		data, _ := os.ReadFile(filepath.Join(n.graveyard, name))
+		t.Errorf("tombstone %s: %q, want Born, Died and ExitCode %d", name, data, code)
+		return ts
+	}
+	// The examples run as 65532 (runAsNonRoot): kubexit wrote the tombstone as that user.
+	if fi, err := os.Stat(filepath.Join(n.graveyard, name)); err != nil {
+		t.Error(err)
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); ok && (st.Uid != 65532 || st.Gid != 65532) {
+		t.Errorf("tombstone %s is owned by %d:%d, want 65532:65532 (the pod's runAsUser)", name, st.Uid, st.Gid)
+	}
+	t.Logf("tombstone %s: Born %s, Died %s, ExitCode %d", name, ts.Born.Format(time.RFC3339Nano), ts.Died.Format(time.RFC3339Nano), code)
+	return ts
+}
+
+// within checks that b - a is in [lo, hi] and logs it.
+func within(t *testing.T, what string, a, b time.Time, lo, hi time.Duration) {
+	t.Helper()
+	d := b.Sub(a)
+	if d < lo || d > hi {
+		t.Errorf("%s: %v, want within [%v, %v]", what, d, lo, hi)
+	} else {
+		t.Logf("%s: %v (want within [%v, %v])", what, d, lo, hi)
+	}
+}
+
+// Example (a): the app starts only once the proxy is Ready (birth dep, a GET
+// of its own pod with a Role pinned to the pod's name); when the app exits,
+// the proxy is terminated (death dep) and exits 0, and the pod Succeeds.
+func TestNodeAppProxyPod(t *testing.T) {
+	b := needNode(t)
+	n := newNodeNS(t, b)
+	objs := loadExample(t, "app-proxy-pod.yaml")
+	n.adapt(t, objs)
+	n.apply(t, objs)
+
+	p := n.waitPodDone(t, "web")
+	if p.Status.Phase != "Succeeded" {
+		t.Errorf("pod phase %s, want Succeeded", p.Status.Phase)
+	}
+	app := expectTerm(t, p, "app", 0, "Completed", "kubexit: exit 0: child exited 0")
+	proxy := expectTerm(t, p, "proxy", 0, "Completed", "kubexit: exit 0: child terminated because death dep app died; it exited 143 (SIGTERM)")
+	appTS := n.expectTombstone(t, "app", 0)
+	proxyTS := n.expectTombstone(t, "proxy", 143)
+
+	// Birth dep: the proxy makes itself ready 3 s after it starts; the app's
+	// child (Born) starts after that, though its container started at once.
+	// (Container times have 1 s resolution.)
+	if appTS.Born != nil {
+		within(t, "proxy started -> app's child born", proxy.StartedAt, *appTS.Born, 3*time.Second, 30*time.Second)
+		within(t, "app's container started -> app's child born (the birth wait)", app.StartedAt, *appTS.Born, 2*time.Second, 30*time.Second)
+	}
+	// Death dep: the proxy ended right after the app, well within its grace
+	// period (10 s): container times (1 s resolution) and tombstones (ns).
+	within(t, "app finished -> proxy finished (containers)", app.FinishedAt, proxy.FinishedAt, 0, 5*time.Second)
+	if appTS.Died != nil && proxyTS.Died != nil {
+		within(t, "app's child died -> proxy's child died (tombstones)", *appTS.Died, *proxyTS.Died, 0, 2*time.Second)
+	}
+
+	appLog := n.logs("web", "app")
+	for _, want := range []string{"birth deps ready", "app: the proxy is ready"} {
+		if !strings.Contains(appLog, want) {
+			t.Errorf("app's log lacks %q:\n%s", want, appLog)
+		}
+	}
+	if proxyLog := n.logs("web", "proxy"); !strings.Contains(proxyLog, "death dep died; terminating the child") {
+		t.Errorf("proxy's log lacks the death:\n%s", proxyLog)
+	}
+}
+
+// Example (a) deleted while both run: the kubelet sends TERM to every
+// container; kubexit forwards it and records each child's death. The pod
+// goes away long before its 30 s grace period.
+func TestNodeAppProxyPodDeleted(t *testing.T) {
+	b := needNode(t)
+	n := newNodeNS(t, b)
+	objs := loadExample(t, "app-proxy-pod.yaml")
+	n.adapt(t, objs)
+	setEnv(t, objs, "app", "APP_SECONDS", "3600")
+	n.apply(t, objs)
+
+	nodeWait(t, 90*time.Second, "the app's child to be born", func() bool {
+		ts, ok := readTombstone(n.graveyard, "app")
+		return ok && ts.Born != nil
+	})
+	start := time.Now()
+	n.bed.do(t, "DELETE", "/api/v1/namespaces/"+n.ns+"/pods/web", "application/json", nil)
+	nodeWait(t, 60*time.Second, "pod web to be gone", func() bool {
+		_, ok := n.pod(t, "web")
+		return !ok
+	})
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("pod deletion took %v: the containers did not stop on TERM (grace period 30s)", d)
+	} else {
+		t.Logf("pod deleted in %v", d.Round(100*time.Millisecond))
+	}
+	n.expectTombstone(t, "app", 143)
+	n.expectTombstone(t, "proxy", 143)
+}
+
+// Example (b): the Job's sidecar is terminated when main finishes, exits 0
+// with KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS, and the Job is Complete. Without the
+// switch the sidecar exits 143 and the Job (backoffLimit 0) fails — but it
+// finishes either way.
+func TestNodeJobSidecar(t *testing.T) {
+	b := needNode(t)
+	for _, c := range []struct {
+		name     string
+		exitZero bool
+	}{{"exit zero", true}, {"without exit zero", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			n := newNodeNS(t, b)
+			objs := loadExample(t, "job-sidecar.yaml")
+			n.adapt(t, objs)
+			if !c.exitZero {
+				setEnv(t, objs, "shipper", "KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "")
+			}
+			n.apply(t, objs)
+			pod := n.jobPod(t, "report")
+			cond, j := n.waitJob(t, "report")
+			p := n.waitPodDone(t, pod)
+
+			main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
+			var shipper nodeTerm
+			msg := "child terminated because death dep main died; it exited 143 (SIGTERM)"
+			if c.exitZero {
+				if cond != "Complete" || j.Status.Succeeded != 1 || p.Status.Phase != "Succeeded" {
+					t.Errorf("job %s (succeeded %d), pod %s; want Complete, 1, Succeeded", cond, j.Status.Succeeded, p.Status.Phase)
+				}
+				shipper = expectTerm(t, p, "shipper", 0, "Completed", "kubexit: exit 0: "+msg)
+			} else {
+				if cond != "Failed" || j.Status.Failed != 1 || p.Status.Phase != "Failed" {
+					t.Errorf("job %s (failed %d), pod %s; want Failed, 1, Failed", cond, j.Status.Failed, p.Status.Phase)
+				}
+				shipper = expectTerm(t, p, "shipper", 143, "Error", "kubexit: exit 143: "+msg)
+			}
+			t.Logf("job %s, pod %s", cond, p.Status.Phase)
+			within(t, "main finished -> shipper finished (containers; grace period 10s)", main.FinishedAt, shipper.FinishedAt, 0, 5*time.Second)
+			mainTS := n.expectTombstone(t, "main", 0)
+			shipperTS := n.expectTombstone(t, "shipper", 143)
+			if mainTS.Died != nil && shipperTS.Died != nil {
+				within(t, "main's child died -> shipper's child died (tombstones)", *mainTS.Died, *shipperTS.Died, 0, 2*time.Second)
+			}
+		})
+	}
+}
+
+// Example (c): an init container copies /kubexit from kubexit's busybox
+// variant into an emptyDir; containers of an unmodified image run it.
+func TestNodeInitCopyJob(t *testing.T) {
+	b := needNode(t)
+	n := newNodeNS(t, b)
+	objs := loadExample(t, "init-copy-job.yaml")
+	n.adapt(t, objs)
+	n.apply(t, objs)
+	pod := n.jobPod(t, "wrapped")
+	cond, j := n.waitJob(t, "wrapped")
+	p := n.waitPodDone(t, pod)
+	if cond != "Complete" || j.Status.Succeeded != 1 || p.Status.Phase != "Succeeded" {
+		t.Errorf("job %s (succeeded %d), pod %s; want Complete, 1, Succeeded", cond, j.Status.Succeeded, p.Status.Phase)
+	}
+	expectTerm(t, p, "install-kubexit", 0, "Completed", "")
+	main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
+	sidecar := expectTerm(t, p, "sidecar", 0, "Completed", "kubexit: exit 0: child terminated because death dep main died; it exited 143 (SIGTERM)")
+	within(t, "main finished -> sidecar finished (containers; grace period 30s)", main.FinishedAt, sidecar.FinishedAt, 0, 5*time.Second)
+	mainTS := n.expectTombstone(t, "main", 0)
+	sidecarTS := n.expectTombstone(t, "sidecar", 143)
+	if mainTS.Died != nil && sidecarTS.Died != nil {
+		within(t, "main's child died -> sidecar's child died (tombstones)", *mainTS.Died, *sidecarTS.Died, 0, 2*time.Second)
+	}
+}
+
+// Example (d): a native sidecar with a readiness probe as a birth dep. The
+// kubelet starts main once the sidecar has started; kubexit holds main's
+// child until the sidecar is Ready. After main, the kubelet stops the sidecar
+// and the Job is Complete.
+func TestNodeNativeSidecarJob(t *testing.T) {
+	b := needNode(t)
+	n := newNodeNS(t, b)
+	objs := loadExample(t, "native-sidecar-job.yaml")
+	n.adapt(t, objs)
+	n.apply(t, objs)
+	pod := n.jobPod(t, "migrate")
+	cond, j := n.waitJob(t, "migrate")
+	p := n.waitPodDone(t, pod)
+	if cond != "Complete" || j.Status.Succeeded != 1 || p.Status.Phase != "Succeeded" {
+		t.Errorf("job %s (succeeded %d), pod %s; want Complete, 1, Succeeded", cond, j.Status.Succeeded, p.Status.Phase)
+	}
+	main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
+	proxy := terminated(t, p, "db-proxy")
+	t.Logf("db-proxy (native sidecar, stopped by the kubelet): exit %d, reason %s, message %q", proxy.ExitCode, proxy.Reason, strings.TrimSpace(proxy.Message))
+	if proxy.ExitCode != 143 || strings.TrimSpace(proxy.Message) != "kubexit: exit 143: child exited 143 (SIGTERM)" {
+		t.Errorf("db-proxy: exit %d, message %q; want 143 (TERM from the kubelet, forwarded)", proxy.ExitCode, proxy.Message)
+	}
+	mainTS := n.expectTombstone(t, "main", 0)
+	n.expectTombstone(t, "db-proxy", 143)
+	if mainTS.Born != nil {
+		within(t, "db-proxy started -> main's child born", proxy.StartedAt, *mainTS.Born, 3*time.Second, 30*time.Second)
+		within(t, "main's container started -> main's child born (the birth wait)", main.StartedAt, *mainTS.Born, 2*time.Second, 30*time.Second)
+	}
+	within(t, "main finished -> db-proxy finished (containers)", main.FinishedAt, proxy.FinishedAt, 0, 10*time.Second)
+	if log := n.logs(pod, "main"); !strings.Contains(log, "birth deps ready") {
+		t.Errorf("main's log lacks 'birth deps ready':\n%s", log)
+	}
+}
