@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"sigs.k8s.io/yaml"
 )
 
@@ -140,6 +141,13 @@ func readTombstoneFile(path string, buf []byte) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
+	// FUSE (sshfs, bindfs) caches a file's size for its attribute timeout
+	// (1 s) and cuts reads short to it: a tombstone that grew from Born to
+	// Died would read truncated, so unparsable, until then. Fetch fresh
+	// attributes first (one extra round trip on FUSE and NFS; nothing on a
+	// local filesystem). Errors do not matter: the read decides.
+	var stx unix.Statx_t
+	unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_STATX_FORCE_SYNC, unix.STATX_SIZE, &stx)
 	buf = buf[:0]
 	for {
 		if len(buf) > maxTombstoneSize {

@@ -19,8 +19,10 @@ import (
 // sshfs), a rename-replace may keep them, sshfs keeps inode numbers across
 // renames, and NFS caches attributes for up to 60 s. So every poll lists the
 // graveyard (on NFS a listing shows a new file in ~0.1 s where a lookup by name
-// is cached as "not found" for 30 s) and then opens and reads each dep's
-// tombstone (open revalidates on NFS). Content decides.
+// is cached as "not found" for 30 s) and then opens, refreshes the attributes
+// of, and reads each dep's tombstone, listed or not (open revalidates on NFS;
+// sshfs caches a listing for 20 s; FUSE cuts a read at a cached size).
+// Content decides.
 type deathWatcher struct {
 	dir      string
 	deps     []string
@@ -29,12 +31,9 @@ type deathWatcher struct {
 	log      *slog.Logger
 	now      func() time.Time // time.Now, but for tests
 
-	buf    []byte   // tombstone content
-	dirBuf []byte   // directory entries
-	names  []string // names parsed from dirBuf
-	// present is list's result, reused between polls.
-	present map[string]bool
-	state   map[string]*depState
+	buf    []byte // tombstone content
+	dirBuf []byte // directory entries, read and dropped
+	state  map[string]*depState
 	// dirErr is the last error listing the graveyard, logged when it changes.
 	dirErr string
 }
@@ -81,7 +80,6 @@ func newDeathWatcher(dir string, deps []string, interval time.Duration, policy d
 		now:      time.Now,
 		buf:      make([]byte, 0, 512),
 		dirBuf:   make([]byte, 8192),
-		present:  make(map[string]bool, len(deps)),
 		state:    make(map[string]*depState, len(deps)),
 	}
 	for _, d := range deps {
@@ -93,8 +91,7 @@ func newDeathWatcher(dir string, deps []string, interval time.Duration, policy d
 // poll looks at the graveyard once and reports the first dep (in
 // KUBEXIT_DEATH_DEPS order) whose tombstone says it died.
 func (w *deathWatcher) poll() (death, bool) {
-	present, err := w.list()
-	if err != nil {
+	if err := w.list(); err != nil {
 		// A missing graveyard only means no dep has died yet.
 		if !errors.Is(err, fs.ErrNotExist) && err.Error() != w.dirErr {
 			w.log.Warn("cannot list graveyard; will retry", "graveyard", w.dir, "err", err)
@@ -107,11 +104,10 @@ func (w *deathWatcher) poll() (death, bool) {
 	}
 	for _, dep := range w.deps {
 		st := w.state[dep]
-		if !present[dep] {
-			// No tombstone (yet, or no longer): not dead.
-			*st = depState{}
-			continue
-		}
+		// Every dep is opened, listed or not: sshfs caches a listing for
+		// 20 s (cache_timeout) and would hide a new tombstone that long,
+		// while an open finds it at once. ENOENT below means no tombstone
+		// (yet, or no longer).
 		data, err := readTombstoneFile(filepath.Join(w.dir, dep), w.buf)
 		w.buf = data[:0]
 		if err != nil {
@@ -194,33 +190,27 @@ func (w *deathWatcher) judge(dep string, st *depState) (death, bool) {
 	return death{Dep: dep, Tombstone: t}, true
 }
 
-// list returns the set of names in the graveyard that are death deps. It
-// reads names only (getdents: no stat, no sort), which is what makes NFS
-// revalidate the directory, with plain system calls into a reused buffer.
-func (w *deathWatcher) list() (map[string]bool, error) {
+// list reads the graveyard's directory entries (getdents: no stat, no sort)
+// into a reused buffer and drops them. Only its side effect matters: on NFS
+// a listing revalidates the directory, so that the opens after it see a new
+// tombstone in ~0.1 s, where a lookup by name alone is cached as "not found"
+// for 30 s.
+func (w *deathWatcher) list() error {
 	fd, err := openRetry(w.dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: w.dir, Err: err}
+		return &fs.PathError{Op: "open", Path: w.dir, Err: err}
 	}
 	defer syscall.Close(fd)
-	present := w.present
-	clear(present)
 	for {
 		n, err := syscall.ReadDirent(fd, w.dirBuf)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, &fs.PathError{Op: "readdirent", Path: w.dir, Err: err}
+			return &fs.PathError{Op: "readdirent", Path: w.dir, Err: err}
 		}
 		if n <= 0 {
-			return present, nil
-		}
-		_, _, w.names = syscall.ParseDirent(w.dirBuf[:n], -1, w.names[:0])
-		for _, name := range w.names {
-			if _, ok := w.state[name]; ok {
-				present[name] = true
-			}
+			return nil
 		}
 	}
 }
