@@ -252,7 +252,7 @@ func TestDeathOn(t *testing.T) {
 	}{
 		{"any", "", true, ""},
 		{"success", "", false, "does not count with KUBEXIT_DEATH_ON=success"},
-		{"final", "3s", false, "it counts if it is not born again within KUBEXIT_DEATH_SETTLE"},
+		{"final", "10s", false, "it counts if it is not born again within KUBEXIT_DEATH_SETTLE"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			gy, tmp := t.TempDir(), t.TempDir()
