@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -534,29 +533,8 @@ func BenchmarkFSDeathAfterBirth(b *testing.B) {
 		// random phase of its tick.
 		time.Sleep(3*poll + time.Duration(rand.Int64N(int64(2*poll))))
 		died := time.Now()
-		data := tombstone{Born: &born, Died: &died, ExitCode: ptr(0)}.marshal()
-		tmpFile := filepath.Join(writer, "."+dep+".bench")
-		if err := os.WriteFile(tmpFile, data, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		t0 := time.Now()
-		if err := os.Rename(tmpFile, filepath.Join(writer, dep)); err != nil {
-			b.Fatal(err)
-		}
-		cmd.Wait()
-		got, err := os.ReadFile(stamp)
-		if err != nil {
-			b.Fatalf("child got no TERM: %v", err)
-		}
-		ns, _ := strconv.ParseInt(string(got), 10, 64)
-		lat = append(lat, time.Unix(0, ns).Sub(t0))
-		os.Remove(filepath.Join(writer, dep))
+		lat = append(lat, deathLatency(b, cmd, writer, dep, stamp, tombstone{Born: &born, Died: &died, ExitCode: ptr(0)}))
 	}
 	os.Remove(filepath.Join(writer, "watcher"))
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	b.ReportMetric(ms(lat[len(lat)/2]), "median-ms")
-	b.ReportMetric(ms(lat[(len(lat)*95+99)/100-1]), "p95-ms")
-	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
-	b.ReportMetric(0, "ns/op")
+	reportLatencies(b, lat)
 }
