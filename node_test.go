@@ -489,6 +489,28 @@ func (n *nodeNS) expectTombstone(t *testing.T, name string, code int) tombstone 
 }
 
 // within checks that b - a is in [lo, hi] and logs it.
+// expectJobSucceeded checks a Job that must be Complete with one succeeded
+// pod, and that pod Succeeded.
+func expectJobSucceeded(t *testing.T, cond string, j nodeJob, p nodePod) {
+	t.Helper()
+	if cond != "Complete" || j.Status.Succeeded != 1 || p.Status.Phase != "Succeeded" {
+		t.Errorf("job %s (succeeded %d), pod %s; want Complete, 1, Succeeded", cond, j.Status.Succeeded, p.Status.Phase)
+	}
+}
+
+// expectStoppedAfterMain checks that the sidecar container finished within
+// 5 s of main (well inside its grace period), and that the tombstones say
+// main's child exited 0 and the sidecar's was terminated (143) within 2 s.
+func (n *nodeNS) expectStoppedAfterMain(t *testing.T, main, sidecar nodeTerm, sidecarName string) {
+	t.Helper()
+	within(t, "main finished -> "+sidecarName+" finished (containers)", main.FinishedAt, sidecar.FinishedAt, 0, 5*time.Second)
+	mainTS := n.expectTombstone(t, "main", 0)
+	sidecarTS := n.expectTombstone(t, sidecarName, 143)
+	if mainTS.Died != nil && sidecarTS.Died != nil {
+		within(t, "main's child died -> "+sidecarName+"'s child died (tombstones)", *mainTS.Died, *sidecarTS.Died, 0, 2*time.Second)
+	}
+}
+
 func within(t *testing.T, what string, a, b time.Time, lo, hi time.Duration) {
 	t.Helper()
 	d := b.Sub(a)
@@ -600,9 +622,7 @@ func TestNodeJobSidecar(t *testing.T) {
 			var shipper nodeTerm
 			msg := "child terminated because death dep main died; it exited 143 (SIGTERM)"
 			if c.exitZero {
-				if cond != "Complete" || j.Status.Succeeded != 1 || p.Status.Phase != "Succeeded" {
-					t.Errorf("job %s (succeeded %d), pod %s; want Complete, 1, Succeeded", cond, j.Status.Succeeded, p.Status.Phase)
-				}
+				expectJobSucceeded(t, cond, j, p)
 				shipper = expectTerm(t, p, "shipper", 0, "Completed", "kubexit: exit 0: "+msg)
 			} else {
 				if cond != "Failed" || j.Status.Failed != 1 || p.Status.Phase != "Failed" {
@@ -611,12 +631,7 @@ func TestNodeJobSidecar(t *testing.T) {
 				shipper = expectTerm(t, p, "shipper", 143, "Error", "kubexit: exit 143: "+msg)
 			}
 			t.Logf("job %s, pod %s", cond, p.Status.Phase)
-			within(t, "main finished -> shipper finished (containers; grace period 10s)", main.FinishedAt, shipper.FinishedAt, 0, 5*time.Second)
-			mainTS := n.expectTombstone(t, "main", 0)
-			shipperTS := n.expectTombstone(t, "shipper", 143)
-			if mainTS.Died != nil && shipperTS.Died != nil {
-				within(t, "main's child died -> shipper's child died (tombstones)", *mainTS.Died, *shipperTS.Died, 0, 2*time.Second)
-			}
+			n.expectStoppedAfterMain(t, main, shipper, "shipper")
 		})
 	}
 }
@@ -632,18 +647,11 @@ func TestNodeInitCopyJob(t *testing.T) {
 	pod := n.jobPod(t, "wrapped")
 	cond, j := n.waitJob(t, "wrapped")
 	p := n.waitPodDone(t, pod)
-	if cond != "Complete" || j.Status.Succeeded != 1 || p.Status.Phase != "Succeeded" {
-		t.Errorf("job %s (succeeded %d), pod %s; want Complete, 1, Succeeded", cond, j.Status.Succeeded, p.Status.Phase)
-	}
+	expectJobSucceeded(t, cond, j, p)
 	expectTerm(t, p, "install-kubexit", 0, "Completed", "")
 	main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
 	sidecar := expectTerm(t, p, "sidecar", 0, "Completed", "kubexit: exit 0: child terminated because death dep main died; it exited 143 (SIGTERM)")
-	within(t, "main finished -> sidecar finished (containers; grace period 30s)", main.FinishedAt, sidecar.FinishedAt, 0, 5*time.Second)
-	mainTS := n.expectTombstone(t, "main", 0)
-	sidecarTS := n.expectTombstone(t, "sidecar", 143)
-	if mainTS.Died != nil && sidecarTS.Died != nil {
-		within(t, "main's child died -> sidecar's child died (tombstones)", *mainTS.Died, *sidecarTS.Died, 0, 2*time.Second)
-	}
+	n.expectStoppedAfterMain(t, main, sidecar, "sidecar")
 }
 
 // Example (d): a native sidecar with a readiness probe as a birth dep. The
@@ -659,9 +667,7 @@ func TestNodeNativeSidecarJob(t *testing.T) {
 	pod := n.jobPod(t, "migrate")
 	cond, j := n.waitJob(t, "migrate")
 	p := n.waitPodDone(t, pod)
-	if cond != "Complete" || j.Status.Succeeded != 1 || p.Status.Phase != "Succeeded" {
-		t.Errorf("job %s (succeeded %d), pod %s; want Complete, 1, Succeeded", cond, j.Status.Succeeded, p.Status.Phase)
-	}
+	expectJobSucceeded(t, cond, j, p)
 	main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
 	proxy := terminated(t, p, "db-proxy")
 	t.Logf("db-proxy (native sidecar, stopped by the kubelet): exit %d, reason %s, message %q", proxy.ExitCode, proxy.Reason, strings.TrimSpace(proxy.Message))
