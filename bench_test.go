@@ -226,3 +226,33 @@ func rssMB(b *testing.B, pid int) float64 {
 	}
 	return 0
 }
+
+// BenchmarkStartup measures what it costs to start kubexit with no deps and
+// a child that exits at once (`kubexit true`), against `true` alone: CPU
+// (user+sys of the process and its child, from wait4's rusage) per run.
+// ns/op is the wall time of one run. (No peak RSS: wait4's ru_maxrss counts
+// the forking parent's memory, which the child shares until exec.)
+func BenchmarkStartup(b *testing.B) {
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		b.Fatal(err)
+	}
+	graveyard := b.TempDir()
+	run := func(b *testing.B, argv ...string) {
+		var cpu time.Duration
+		for i := 0; i < b.N; i++ {
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Env = append(os.Environ(), "KUBEXIT_NAME=startup", "KUBEXIT_GRAVEYARD="+graveyard,
+				"KUBEXIT_TERMINATION_LOG=", "KUBEXIT_LOG_LEVEL=off")
+			cmd.Stderr = os.Stderr
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("%v: %v", argv, err)
+			}
+			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+		b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	}
+	b.Run("true", func(b *testing.B) { run(b, truePath) })
+	b.Run("kubexit", func(b *testing.B) { run(b, benchBinary(b), truePath) })
+}

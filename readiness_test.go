@@ -40,6 +40,22 @@ func testPod() *corev1.Pod {
 	}
 }
 
+// asPod is p as readiness sees it: p in the API's JSON, decoded into pod.
+// Building test pods with k8s.io/api's types (a test-only dependency) checks
+// pod's JSON field names against the real ones.
+func asPod(t *testing.T, p *corev1.Pod) *pod {
+	t.Helper()
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &pod{}
+	if err := json.Unmarshal(data, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func boolPtr(b bool) *bool { return &b }
 
 func running(name string, ready bool, started *bool) corev1.ContainerStatus {
@@ -80,7 +96,7 @@ func TestReadinessEvaluate(t *testing.T) {
 			pod := testPod()
 			pod.Status.ContainerStatuses = c.statuses
 			pod.Status.InitContainerStatuses = c.inits
-			got := evaluateDeps(pod, []string{c.dep})
+			got := evaluateDeps(asPod(t, pod), []string{c.dep})
 			if len(got) != 1 || got[0].Name != c.dep || got[0].Ready != c.ready || got[0].Reason != c.wantReason {
 				t.Errorf("evaluateDeps = %+v, want ready=%v reason %q", got, c.ready, c.wantReason)
 			}
@@ -89,7 +105,7 @@ func TestReadinessEvaluate(t *testing.T) {
 }
 
 func TestReadinessCheckContainers(t *testing.T) {
-	pod := testPod()
+	pod := asPod(t, testPod())
 	for _, c := range []struct {
 		name, self string
 		deps       []string
