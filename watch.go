@@ -218,14 +218,9 @@ func (w *deathWatcher) list() error {
 // run polls every interval until a dep dies, then sends that death on died
 // and returns; or until ctx is done.
 func (w *deathWatcher) run(ctx context.Context, died chan<- death) {
-	t := time.NewTicker(w.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	t := newPollTicker(ctx, w.interval)
+	defer t.stop()
+	for t.wait(ctx) {
 		if d, ok := w.poll(); ok {
 			select {
 			case died <- d:
