@@ -5,9 +5,12 @@ package main
 //
 // The only request is a periodic GET of pods/{KUBEXIT_POD_NAME}: no list, no
 // watch, so the RBAC a pod needs is `get` on its own pod, which a Role can pin
-// with resourceNames. Nothing here runs, and nothing Kubernetes-related is
-// initialised, unless KUBEXIT_BIRTH_DEPS is set: main calls waitForBirthDeps
-// only then, and this file has no package-level side effects.
+// with resourceNames. Nothing here runs, and no client, configuration or
+// connection is made, unless KUBEXIT_BIRTH_DEPS is set: main calls
+// waitForBirthDeps only then, and this file has no package-level side
+// effects. (client-go's own package initialisation does run at every start,
+// as Go runs every linked package's; the README's Footprint section has its
+// cost.)
 
 import (
 	"context"
