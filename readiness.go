@@ -189,8 +189,8 @@ func userAgent() string {
 // limiter. Its scheme knows only the API's Status (which error answers carry),
 // not core/v1's types: the pod is decoded into [pod], which holds the few
 // fields readiness reads. Linking k8s.io/api's core/v1 for the same GET made
-// the binary 3 MB larger and its every start ~5 ms of CPU slower (its package
-// initialisation), birth deps or not.
+// the binary 3 MB (28 %) larger, idle RSS 8 % larger and every start ~1 ms of
+// CPU slower (its package initialisation), birth deps or not.
 func newPodClient(rc *rest.Config, log *slog.Logger) (*rest.RESTClient, error) {
 	c := rest.CopyConfig(rc)
 	c.UserAgent = userAgent()
