@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"time"
 
@@ -27,12 +28,14 @@ type pollTicker interface {
 // a spinning scheduler thread: ~5 context switches a tick on the 2-core CI
 // VM, where a timerfd read through the poller wakes ~3, and CPU fell in step
 // (hack/bench; figures in the README's Footprint section).
-func newPollTicker(ctx context.Context, interval time.Duration) pollTicker {
-	if t, err := newTimerfdTicker(ctx, interval); err == nil {
+func newPollTicker(ctx context.Context, interval time.Duration, log *slog.Logger) pollTicker {
+	t, err := newTimerfdTicker(ctx, interval)
+	if err == nil {
 		return t
 	}
 	// A sandbox (seccomp, gVisor) may refuse timerfd_create; polling works
 	// the same, only dearer.
+	log.Debug("no timerfd for the poll ticks; using a Go ticker", "err", err)
 	return newGoTicker(ctx, interval)
 }
 

@@ -18,7 +18,7 @@ var tickerKinds = map[string]func(ctx context.Context, interval time.Duration) (
 }
 
 func TestPollTickerIsTimerfdHere(t *testing.T) {
-	tk := newPollTicker(context.Background(), time.Second)
+	tk := newPollTicker(context.Background(), time.Second, discardLogger())
 	defer tk.stop()
 	if _, ok := tk.(*timerfdTicker); !ok {
 		t.Fatalf("newPollTicker = %T, want the timerfd ticker on Linux", tk)

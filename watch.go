@@ -218,7 +218,7 @@ func (w *deathWatcher) list() error {
 // run polls every interval until a dep dies, then sends that death on died
 // and returns; or until ctx is done.
 func (w *deathWatcher) run(ctx context.Context, died chan<- death) {
-	t := newPollTicker(ctx, w.interval)
+	t := newPollTicker(ctx, w.interval, w.log)
 	defer t.stop()
 	for t.wait(ctx) {
 		if d, ok := w.poll(); ok {
