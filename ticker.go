@@ -36,15 +36,15 @@ func newPollTicker(ctx context.Context, interval time.Duration, log *slog.Logger
 	// A sandbox (seccomp, gVisor) may refuse timerfd_create; polling works
 	// the same, only dearer.
 	log.Debug("no timerfd for the poll ticks; using a Go ticker", "err", err)
-	return newGoTicker(ctx, interval)
+	return newGoTicker(interval)
 }
 
 // timerfdTicker reads expirations from a periodic CLOCK_MONOTONIC timerfd.
 type timerfdTicker struct {
-	f        *os.File
-	interval time.Duration
-	buf      [8]byte // the expiration count; unused
-	stopDone func() bool
+	f          *os.File
+	interval   time.Duration
+	buf        [8]byte     // the expiration count; unused
+	unwatchCtx func() bool // undoes the context.AfterFunc
 }
 
 func newTimerfdTicker(ctx context.Context, interval time.Duration) (*timerfdTicker, error) {
@@ -67,7 +67,7 @@ func newTimerfdTicker(ctx context.Context, interval time.Duration) (*timerfdTick
 	}
 	t := &timerfdTicker{f: f, interval: interval}
 	// A deadline in the past ends a wait in progress, and all later ones.
-	t.stopDone = context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
+	t.unwatchCtx = context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
 	return t, nil
 }
 
@@ -86,14 +86,14 @@ func (t *timerfdTicker) wait(ctx context.Context) bool {
 }
 
 func (t *timerfdTicker) stop() {
-	t.stopDone()
+	t.unwatchCtx()
 	t.f.Close()
 }
 
 // goTicker is the fallback: a time.Ticker.
 type goTicker struct{ t *time.Ticker }
 
-func newGoTicker(_ context.Context, interval time.Duration) *goTicker {
+func newGoTicker(interval time.Duration) *goTicker {
 	return &goTicker{time.NewTicker(interval)}
 }
 

@@ -12,8 +12,8 @@ var tickerKinds = map[string]func(ctx context.Context, interval time.Duration) (
 	"timerfd": func(ctx context.Context, interval time.Duration) (pollTicker, error) {
 		return newTimerfdTicker(ctx, interval)
 	},
-	"time.Ticker": func(ctx context.Context, interval time.Duration) (pollTicker, error) {
-		return newGoTicker(ctx, interval), nil
+	"time.Ticker": func(_ context.Context, interval time.Duration) (pollTicker, error) {
+		return newGoTicker(interval), nil
 	},
 }
 
