@@ -1,40 +1,27 @@
 package main
 
+// kubexit's own commands. Since "kubexit CMD" runs CMD, they are options,
+// which no program name can collide with: an argument list that starts with
+// '-' is for kubexit itself, and "kubexit -- CMD" runs a CMD named "-x".
+// Each command parses its arguments with a flag.FlagSet of its own, and the
+// KUBEXIT_* variables it reads with the supervisor's parsers (config.go).
+
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 )
-
-// kubexit's own commands. Since "kubexit CMD" runs CMD, they are options,
-// which no program name can collide with: an argument list that starts with
-// '-' is for kubexit itself, and "kubexit -- CMD" runs a CMD named "-x".
-
-// version is set at build time with -ldflags "-X main.version=v1.2.3";
-// otherwise it comes from the module's build info.
-var version string
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
 
 // runOption runs one of kubexit's own commands and returns the exit status.
 func runOption(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -48,24 +35,9 @@ func runOption(args []string, getenv func(string) string, stdout, stderr io.Writ
 	case "--status":
 		return statusCommand(args[1:], getenv, stdout, stderr)
 	case "--wait":
-		return waitCommand(args[1:], getenv, stderr)
+		return waitCommand(args[1:], getenv, stdout, stderr)
 	case "--check":
-		if len(args) > 1 {
-			return usageError(stderr, "--check takes no arguments")
-		}
-		cfg, err := parseConfig(getenv)
-		ok := true
-		for _, e := range unjoinOrNil(err) {
-			fmt.Fprintf(stdout, "FAIL: %v\n", e)
-			ok = false
-		}
-		if ok && !preflight(cfg, func(line string) { fmt.Fprintln(stdout, line) }) {
-			ok = false
-		}
-		if !ok {
-			return exitInternal
-		}
-		return 0
+		return checkCommand(args[1:], getenv, stdout, stderr)
 	}
 	return usageError(stderr, fmt.Sprintf("unknown option %q", args[0]))
 }
@@ -75,11 +47,85 @@ func usageError(stderr io.Writer, msg string) int {
 	return exitUsage
 }
 
-func unjoinOrNil(err error) []error {
-	if err == nil {
-		return nil
+// command is one of kubexit's own commands: its flags and usage line.
+type command struct {
+	name, usage string
+	flags       *flag.FlagSet
+}
+
+func newCommand(name, usage string) *command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by parse, with the usage
+	return &command{name: name, usage: usage, flags: fs}
+}
+
+// parse parses flags anywhere among the positional arguments (so that
+// `--wait died main --timeout 5s` reads like `--wait --timeout 5s died main`)
+// and returns the positional ones. done is set when the command must end
+// with code: a bad argument (2), or -h (0, usage on stdout).
+func (c *command) parse(args []string, stdout, stderr io.Writer) (positional []string, code int, done bool) {
+	for {
+		err := c.flags.Parse(args)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			fmt.Fprintln(stdout, c.usage)
+			return nil, 0, true
+		case err != nil:
+			return nil, c.fail(stderr, err.Error()), true
+		}
+		rest := c.flags.Args()
+		if len(rest) == 0 {
+			return positional, 0, false
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), 0, false
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
 	}
-	return unjoin(err)
+}
+
+// fail reports a usage error of the command.
+func (c *command) fail(stderr io.Writer, msg string) int {
+	return usageError(stderr, fmt.Sprintf("%s: %s; %s", c.name, msg, c.usage))
+}
+
+// commandEnv parses the KUBEXIT_* variables a command reads; a bad one is a
+// usage error, as it is for the supervisor.
+func commandEnv(getenv func(string) string, stderr io.Writer, names ...string) (config, int, bool) {
+	cfg, err := parseVariables(getenv, lookupVariables(names...))
+	if err != nil {
+		for _, e := range unjoin(err) {
+			fmt.Fprintf(stderr, "kubexit: invalid configuration: %v\n", e)
+		}
+		return cfg, exitUsage, false
+	}
+	return cfg, 0, true
+}
+
+// checkCommand is "kubexit --check": the configuration, then the preflight.
+func checkCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	c := newCommand("--check", "usage: kubexit --check")
+	if pos, code, done := c.parse(args, stdout, stderr); done || len(pos) > 0 {
+		if !done {
+			code = c.fail(stderr, "takes no arguments")
+		}
+		return code
+	}
+	cfg, err := parseConfig(getenv)
+	for _, e := range unjoin(err) {
+		fmt.Fprintf(stdout, "FAIL: %v\n", e)
+	}
+	if err != nil {
+		return exitInternal
+	}
+	checks := preflight(cfg, apiEnv{getenv: getenv, saDir: serviceAccountDir})
+	for _, ch := range checks {
+		fmt.Fprintf(stdout, "%s: %s\n", [...]string{"ok", "WARN", "FAIL"}[ch.Level], ch.Message)
+	}
+	if failed(checks) {
+		return exitInternal
+	}
+	return 0
 }
 
 // statusRow is one tombstone as --status shows it.
@@ -90,6 +136,43 @@ type statusRow struct {
 	ExitCode *int       `json:"exitCode,omitempty"`
 	State    string     `json:"state"`           // born, died, not started, unreadable
 	Error    string     `json:"error,omitempty"` // why it is unreadable
+}
+
+// statusCommand is "kubexit --status [-o json|table]".
+func statusCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	c := newCommand("--status", "usage: kubexit --status [-o table|json]")
+	var format string
+	c.flags.StringVar(&format, "o", "table", "output format: table or json")
+	c.flags.StringVar(&format, "output", "table", "the same as -o")
+	if pos, code, done := c.parse(args, stdout, stderr); done || len(pos) > 0 {
+		if !done {
+			code = c.fail(stderr, fmt.Sprintf("unexpected %q", pos[0]))
+		}
+		return code
+	}
+	if format != "table" && format != "json" {
+		return c.fail(stderr, fmt.Sprintf("output format %q; want table or json", format))
+	}
+	cfg, code, ok := commandEnv(getenv, stderr, "KUBEXIT_GRAVEYARD")
+	if !ok {
+		return code
+	}
+	rows, err := readGraveyard(cfg.Graveyard)
+	if err != nil {
+		fmt.Fprintf(stderr, "kubexit: cannot read the graveyard (KUBEXIT_GRAVEYARD=%s): %v\n", cfg.Graveyard, err)
+		return exitInternal
+	}
+	switch {
+	case format == "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(append([]statusRow{}, rows...))
+	case len(rows) == 0:
+		fmt.Fprintf(stdout, "no tombstones in %s\n", cfg.Graveyard)
+	default:
+		printStatusTable(stdout, rows, time.Now())
+	}
+	return 0
 }
 
 // readGraveyard reads every tombstone in dir, sorted by birth (deaths
@@ -140,43 +223,9 @@ func readGraveyard(dir string) ([]statusRow, error) {
 	return rows, nil
 }
 
-// statusCommand is "kubexit --status [-o json|table]".
-func statusCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	format := "table"
-	for len(args) > 0 {
-		switch {
-		case args[0] == "-o" && len(args) > 1:
-			format, args = args[1], args[2:]
-		case strings.HasPrefix(args[0], "-o="), strings.HasPrefix(args[0], "--output="):
-			format, args = args[0][strings.IndexByte(args[0], '=')+1:], args[1:]
-		default:
-			return usageError(stderr, fmt.Sprintf("--status: unexpected %q; usage: kubexit --status [-o json]", args[0]))
-		}
-	}
-	if format != "table" && format != "json" {
-		return usageError(stderr, fmt.Sprintf("--status: output format %q; want table or json", format))
-	}
-	dir := graveyardFrom(getenv)
-	rows, err := readGraveyard(dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "kubexit: cannot read the graveyard (KUBEXIT_GRAVEYARD=%s): %v\n", dir, err)
-		return exitInternal
-	}
-	if format == "json" {
-		if rows == nil {
-			rows = []statusRow{}
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rows)
-		return 0
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(stdout, "no tombstones in %s\n", dir)
-		return 0
-	}
-	now := time.Now()
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+// printStatusTable prints rows as --status's table.
+func printStatusTable(w io.Writer, rows []statusRow, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tBORN\tDIED\tEXIT\tAGE")
 	for _, r := range rows {
 		if r.State == "unreadable" {
@@ -194,7 +243,6 @@ func statusCommand(args []string, getenv func(string) string, stdout, stderr io.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.State, shortTime(r.Born), shortTime(r.Died), exit, age(now, last))
 	}
 	tw.Flush()
-	return 0
 }
 
 func shortTime(t *time.Time) string {
@@ -223,158 +271,70 @@ func age(now time.Time, t *time.Time) string {
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-func graveyardFrom(getenv func(string) string) string {
-	if v := getenv("KUBEXIT_GRAVEYARD"); v != "" {
-		return filepath.Clean(v)
-	}
-	return defaultGraveyard
-}
-
 // waitCommand is "kubexit --wait born|died NAME [--timeout D]": it blocks
 // until NAME's tombstone says so, for preStop hooks and init containers.
-func waitCommand(args []string, getenv func(string) string, stderr io.Writer) int {
-	const usage = "usage: kubexit --wait born|died NAME [--timeout DURATION]"
-	var positional []string
-	var timeout time.Duration
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "--timeout" && i+1 < len(args):
-			i++
-			d, err := time.ParseDuration(args[i])
-			if err != nil || d < 0 {
-				return usageError(stderr, fmt.Sprintf("--wait: --timeout %q is not a duration; %s", args[i], usage))
-			}
-			timeout = d
-		case strings.HasPrefix(a, "--timeout="):
-			d, err := time.ParseDuration(strings.TrimPrefix(a, "--timeout="))
-			if err != nil || d < 0 {
-				return usageError(stderr, fmt.Sprintf("--wait: %q is not a duration; %s", a, usage))
-			}
-			timeout = d
-		case strings.HasPrefix(a, "-"):
-			return usageError(stderr, fmt.Sprintf("--wait: unknown option %q; %s", a, usage))
-		default:
-			positional = append(positional, a)
-		}
+func waitCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	c := newCommand("--wait", "usage: kubexit --wait born|died NAME [--timeout DURATION]")
+	timeout := c.flags.Duration("timeout", 0, "give up after this long (0: never)")
+	pos, code, done := c.parse(args, stdout, stderr)
+	switch {
+	case done:
+		return code
+	case len(pos) != 2 || pos[0] != "born" && pos[0] != "died":
+		return c.fail(stderr, "want born or died, and a NAME")
+	case *timeout < 0:
+		return c.fail(stderr, fmt.Sprintf("--timeout %v is negative", *timeout))
 	}
-	if len(positional) != 2 || positional[0] != "born" && positional[0] != "died" {
-		return usageError(stderr, "--wait: "+usage)
-	}
-	state, name := positional[0], positional[1]
+	state, name := pos[0], pos[1]
 	if err := validateName(name); err != nil || name == "" {
-		return usageError(stderr, fmt.Sprintf("--wait: NAME %q: must be a container name", name))
+		return c.fail(stderr, fmt.Sprintf("NAME %q: must be a container name", name))
 	}
-	interval := defaultPollInterval
-	if v := getenv("KUBEXIT_POLL_INTERVAL"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil && d > 0 {
-			interval = d
-		}
+	cfg, code, ok := commandEnv(getenv, stderr, "KUBEXIT_GRAVEYARD", "KUBEXIT_POLL_INTERVAL")
+	if !ok {
+		return code
 	}
-	dir := graveyardFrom(getenv)
-	path := filepath.Join(dir, name)
-
 	ctx := context.Background()
-	if timeout > 0 {
+	if *timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
+	last, ok := awaitTombstone(ctx, filepath.Join(cfg.Graveyard, name), state, cfg.PollInterval)
+	if !ok {
+		fmt.Fprintf(stderr, "kubexit: %s not %s after %v (%s in %s)\n", name, state, *timeout, last, cfg.Graveyard)
+		return exitInternal
+	}
+	return 0
+}
+
+// awaitTombstone reads the tombstone at path every interval until it says
+// state ("born" or "died"); when ctx ends first, it returns what it saw last.
+func awaitTombstone(ctx context.Context, path, state string, interval time.Duration) (last string, ok bool) {
+	tick := newPollTicker(ctx, interval, discardLogger())
+	defer tick.stop()
 	buf := make([]byte, 0, 512)
-	last := "no tombstone yet"
 	for {
 		data, err := readTombstoneFile(path, buf)
 		switch {
 		case err == nil:
-			if t, perr := parseTombstone(data); perr == nil {
-				if state == "born" && t.Born != nil || state == "died" && t.Died != nil {
-					return 0
-				}
-				last = "tombstone: " + t.String()
-			} else {
+			t, perr := parseTombstone(data)
+			if perr != nil {
 				last = "tombstone not readable: " + oneLine(perr.Error())
+				break
 			}
+			if state == "born" && t.Born != nil || state == "died" && t.Died != nil {
+				return "", true
+			}
+			last = "tombstone: " + t.String()
 		case errors.Is(err, fs.ErrNotExist):
 			last = "no tombstone yet"
 		default:
 			last = oneLine(err.Error())
 		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintf(stderr, "kubexit: %s not %s after %v (%s in %s)\n", name, state, timeout, last, dir)
-			return exitInternal
-		case <-tick.C:
+		if !tick.wait(ctx) {
+			return last, false
 		}
 	}
-}
-
-// preflight checks what kubexit needs before it starts anything and reports
-// each check through report, one line each, "ok: ..." or "FAIL: ... (what
-// to fix)". It returns whether all passed.
-func preflight(cfg config, report func(string)) bool {
-	ok := true
-	fail := func(format string, args ...any) {
-		ok = false
-		report("FAIL: " + fmt.Sprintf(format, args...))
-	}
-
-	if err := checkWritable(cfg.Graveyard); err != nil {
-		fail("graveyard %s is not writable: %v; mount a shared volume there (an emptyDir) writable by this container's user, or set KUBEXIT_GRAVEYARD", cfg.Graveyard, err)
-	} else {
-		report("ok: graveyard " + cfg.Graveyard + " is writable")
-	}
-	if len(cfg.BirthDeps) == 0 {
-		return ok
-	}
-
-	ns, err := podNamespace(cfg.Namespace)
-	if err != nil {
-		fail("%v", err)
-		return false
-	}
-	rc, src, err := loadRESTConfig()
-	if err != nil {
-		fail("%v", err)
-		return false
-	}
-	w, err := newBirthWaiter(cfg, ns, rc, src, discardLogger())
-	if err != nil {
-		fail("%v", err)
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), readinessRequestTimeout)
-	defer cancel()
-	pod, err := w.getPod(ctx)
-	if err != nil {
-		if fatal := w.fatalError(err); fatal != nil {
-			fail("%v", fatal)
-		} else {
-			fail("cannot reach the Kubernetes API (%s) to read pod %s/%s: %s", src.desc, ns, cfg.PodName, oneLine(err.Error()))
-		}
-		return false
-	}
-	report(fmt.Sprintf("ok: %s may get pod %s/%s", src.desc, ns, cfg.PodName))
-	if err := checkPodContainers(pod, cfg, ns); err != nil {
-		fail("%v", err)
-		return false
-	}
-	report("ok: birth deps " + strings.Join(cfg.BirthDeps, ", ") + " and KUBEXIT_NAME " + cfg.Name + " are containers of the pod")
-	return ok
-}
-
-// checkWritable creates and removes a temporary file in dir (creating dir
-// as a tombstone write would).
-func checkWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".kubexit-check-*")
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }
 
 // printHelp prints usage, every variable with its default, and exit codes.
@@ -395,7 +355,7 @@ Environment (an empty value counts as unset):
 `)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, v := range variables {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.Default, v.Meaning)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.shown(), v.Help)
 	}
 	tw.Flush()
 	fmt.Fprint(w, `
@@ -409,5 +369,3 @@ Exit status:
                  a failed death URL call without a child
 `)
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

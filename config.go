@@ -10,43 +10,13 @@ import (
 	"time"
 )
 
-// Defaults. The first four are the original kubexit's.
+// Defaults that code elsewhere needs by value. The first four are the
+// original kubexit's.
 const (
-	defaultGraveyard         = "/graveyard"
-	defaultGracePeriod       = 30 * time.Second
-	defaultBirthTimeout      = 30 * time.Second
-	defaultPollInterval      = 100 * time.Millisecond
-	defaultReadinessInterval = time.Second
-	defaultDeathSettle       = 30 * time.Second
-	defaultTerminationLog    = "/dev/termination-log"
+	defaultGraveyard      = "/graveyard"
+	defaultPollInterval   = 100 * time.Millisecond
+	defaultTerminationLog = "/dev/termination-log"
 )
-
-// variables documents every KUBEXIT_* variable for --help (the README has
-// the same table; a test keeps the three in step with parseConfig).
-var variables = []struct{ Name, Default, Meaning string }{
-	{"KUBEXIT_NAME", "(required)", "this container's name: its tombstone is <graveyard>/<name>"},
-	{"KUBEXIT_GRAVEYARD", defaultGraveyard, "the shared directory of tombstones"},
-	{"KUBEXIT_DEATH_DEPS", "", "comma list of names: when one dies, TERM the child"},
-	{"KUBEXIT_GRACE_PERIOD", defaultGracePeriod.String(), "time between that TERM and KILL"},
-	{"KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "false", "exit 0 when the child was terminated because a death dep died"},
-	{"KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS", "false", "the same, under a fork's name"},
-	{"KUBEXIT_POLL_INTERVAL", defaultPollInterval.String(), "how often the graveyard is polled"},
-	{"KUBEXIT_DEATH_ON", deathOnAny, "which deaths count: any, success (exit 0) or final (stays dead for KUBEXIT_DEATH_SETTLE)"},
-	{"KUBEXIT_DEATH_SETTLE", defaultDeathSettle.String(), "with KUBEXIT_DEATH_ON=final: how long a death must stand"},
-	{"KUBEXIT_DEATH_URLS", "", "comma list of URLs to call when a death dep dies (sidecars' shutdown endpoints)"},
-	{"KUBEXIT_DEATH_URL_METHOD", "POST", "POST, GET or PUT"},
-	{"KUBEXIT_BIRTH_DEPS", "", "comma list of this pod's containers that must be Ready before the child starts"},
-	{"KUBEXIT_BIRTH_TIMEOUT", defaultBirthTimeout.String(), "how long to wait for them; 0 waits forever"},
-	{"KUBEXIT_READINESS_INTERVAL", defaultReadinessInterval.String(), "how often the pod is read while waiting"},
-	{"KUBEXIT_POD_NAME", "", "this pod's name (downward API: metadata.name); required with birth deps"},
-	{"KUBEXIT_NAMESPACE", "(service account's)", "this pod's namespace (downward API: metadata.namespace)"},
-	{"KUBEXIT_PREFLIGHT", "false", "run the --check preflight at start-up; on failure exit 1 without starting the child"},
-	{"KUBEXIT_PROCESS_GROUP", "false", "run the child in its own process group and signal the whole group"},
-	{"KUBEXIT_SUBREAPER", "false", "reap orphaned zombies (always done as PID 1)"},
-	{"KUBEXIT_TERMINATION_LOG", defaultTerminationLog, "file for a one-line exit reason (the default only if it exists)"},
-	{"KUBEXIT_LOG_FORMAT", "text", "text or json, on stderr"},
-	{"KUBEXIT_LOG_LEVEL", "info", "debug, info, warn, error or off"},
-}
 
 // config is everything kubexit reads from its KUBEXIT_* environment.
 type config struct {
@@ -90,6 +60,44 @@ type config struct {
 	LogOff    bool
 }
 
+// variable is one KUBEXIT_* variable: the single source of its name, default,
+// help (--help, and a test holds the README's table to it) and parser.
+type variable struct {
+	Name string
+	// Default is the value used when the variable is unset or empty ("" for
+	// none); Shown, if set, is what --help says instead.
+	Default, Shown string
+	Help           string
+	// parse stores a non-empty value into c, or says what is wrong with it.
+	parse func(c *config, value string) error
+}
+
+// variables lists every KUBEXIT_* variable, in --help's order.
+var variables = []variable{
+	{"KUBEXIT_NAME", "", "(required)", "this container's name: its tombstone is <graveyard>/<name>", parseName},
+	{"KUBEXIT_GRAVEYARD", defaultGraveyard, "", "the shared directory of tombstones", parseGraveyard},
+	{"KUBEXIT_DEATH_DEPS", "", "", "comma list of names: when one dies, TERM the child", nameList(func(c *config) *[]string { return &c.DeathDeps })},
+	{"KUBEXIT_GRACE_PERIOD", "30s", "", "time between that TERM and KILL", duration(zeroOK, func(c *config) *time.Duration { return &c.GracePeriod })},
+	{"KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "false", "", "exit 0 when the child was terminated because a death dep died", parseExitZero},
+	{"KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS", "false", "", "the same, under a fork's name", parseExitZero},
+	{"KUBEXIT_POLL_INTERVAL", defaultPollInterval.String(), "", "how often the graveyard is polled", duration(positive, func(c *config) *time.Duration { return &c.PollInterval })},
+	{"KUBEXIT_DEATH_ON", deathOnAny, "", "which deaths count: any, success (exit 0) or final (stays dead for KUBEXIT_DEATH_SETTLE)", parseDeathOn},
+	{"KUBEXIT_DEATH_SETTLE", "30s", "", "with KUBEXIT_DEATH_ON=final: how long a death must stand", duration(zeroOK, func(c *config) *time.Duration { return &c.DeathPolicy.Settle })},
+	{"KUBEXIT_DEATH_URLS", "", "", "comma list of URLs to call when a death dep dies (sidecars' shutdown endpoints)", parseDeathURLsVar},
+	{"KUBEXIT_DEATH_URL_METHOD", "POST", "", "POST, GET or PUT", parseDeathURLMethodVar},
+	{"KUBEXIT_BIRTH_DEPS", "", "", "comma list of this pod's containers that must be Ready before the child starts", nameList(func(c *config) *[]string { return &c.BirthDeps })},
+	{"KUBEXIT_BIRTH_TIMEOUT", "30s", "", "how long to wait for them; 0 waits forever", duration(zeroOK, func(c *config) *time.Duration { return &c.BirthTimeout })},
+	{"KUBEXIT_READINESS_INTERVAL", "1s", "", "how often the pod is read while waiting", duration(positive, func(c *config) *time.Duration { return &c.ReadinessInterval })},
+	{"KUBEXIT_POD_NAME", "", "", "this pod's name (downward API: metadata.name); required with birth deps", parsePodName},
+	{"KUBEXIT_NAMESPACE", "", "(service account's)", "this pod's namespace (downward API: metadata.namespace)", parseNamespace},
+	{"KUBEXIT_PREFLIGHT", "false", "", "run the --check preflight at start-up; on failure exit 1 without starting the child", boolean(func(c *config) *bool { return &c.Preflight })},
+	{"KUBEXIT_PROCESS_GROUP", "false", "", "run the child in its own process group and signal the whole group", boolean(func(c *config) *bool { return &c.ProcessGroup })},
+	{"KUBEXIT_SUBREAPER", "false", "", "reap orphaned zombies (always done as PID 1)", boolean(func(c *config) *bool { return &c.Subreaper })},
+	{"KUBEXIT_TERMINATION_LOG", defaultTerminationLog, "", "file for a one-line exit reason (the default only if it exists)", func(c *config, v string) error { c.TerminationLog = v; return nil }},
+	{"KUBEXIT_LOG_FORMAT", "text", "", "text or json, on stderr", parseLogFormat},
+	{"KUBEXIT_LOG_LEVEL", "info", "", "debug, info, warn, error or off", parseLogLevel},
+}
+
 // configError is an invalid KUBEXIT_* value: kubexit exits 2 (usage).
 type configError struct {
 	Var, Value string
@@ -109,184 +117,219 @@ func (e *configError) Error() string {
 // still filled as far as possible (Name and Graveyard when valid) so that a
 // tombstone can be written even for a bad configuration.
 func parseConfig(getenv func(string) string) (config, error) {
-	cfg := config{
-		Graveyard:         defaultGraveyard,
-		GracePeriod:       defaultGracePeriod,
-		BirthTimeout:      defaultBirthTimeout,
-		PollInterval:      defaultPollInterval,
-		ReadinessInterval: defaultReadinessInterval,
-		DeathPolicy:       deathPolicy{On: deathOnAny, Settle: defaultDeathSettle},
-		DeathURLMethod:    "POST",
-		TerminationLog:    defaultTerminationLog,
-		LogFormat:         "text",
-		LogLevel:          slog.LevelInfo,
-	}
+	cfg, err := parseVariables(getenv, variables)
+	cfg.TerminationLogExplicit = getenv("KUBEXIT_TERMINATION_LOG") != ""
+	return cfg, errors.Join(append(unjoin(err), unjoin(checkConfig(cfg, getenv))...)...)
+}
+
+// parseVariables applies the defaults of vars, then their values from getenv,
+// to a zero config. The CLI uses it for the few variables a command reads.
+func parseVariables(getenv func(string) string, vars []variable) (config, error) {
+	var cfg config
 	var errs []error
-	bad := func(name, value, format string, args ...any) {
-		errs = append(errs, &configError{Var: name, Value: value, Reason: fmt.Sprintf(format, args...)})
+	for _, v := range vars {
+		value := getenv(v.Name)
+		if value == "" {
+			value = v.Default
+		}
+		if value == "" {
+			continue
+		}
+		if err := v.parse(&cfg, value); err != nil {
+			errs = append(errs, &configError{Var: v.Name, Value: getenv(v.Name), Reason: err.Error()})
+		}
 	}
+	return cfg, errors.Join(errs...)
+}
 
-	if v := getenv("KUBEXIT_NAME"); v == "" {
-		bad("KUBEXIT_NAME", "", "required: the name of this container, used as its tombstone's file name")
-	} else if err := validateName(v); err != nil {
-		bad("KUBEXIT_NAME", v, "%v", err)
-	} else {
-		cfg.Name = v
+// lookupVariables returns the rows of the named variables.
+func lookupVariables(names ...string) []variable {
+	var out []variable
+	for _, v := range variables {
+		for _, n := range names {
+			if v.Name == n {
+				out = append(out, v)
+			}
+		}
 	}
+	return out
+}
 
-	if v := getenv("KUBEXIT_GRAVEYARD"); v != "" {
-		// The original trims trailing slashes and cleans; "/" alone stays "/".
-		cfg.Graveyard = filepath.Clean(v)
+// checkConfig finds what is wrong with values that are each valid alone.
+func checkConfig(cfg config, getenv func(string) string) error {
+	var errs []error
+	bad := func(name, reason string) {
+		errs = append(errs, &configError{Var: name, Value: getenv(name), Reason: reason})
 	}
-
-	cfg.DeathDeps = parseNameList(getenv, "KUBEXIT_DEATH_DEPS", bad)
-	cfg.BirthDeps = parseNameList(getenv, "KUBEXIT_BIRTH_DEPS", bad)
+	if getenv("KUBEXIT_NAME") == "" {
+		bad("KUBEXIT_NAME", "required: the name of this container, used as its tombstone's file name")
+	}
 	for _, list := range []struct {
 		name string
 		deps []string
 	}{{"KUBEXIT_DEATH_DEPS", cfg.DeathDeps}, {"KUBEXIT_BIRTH_DEPS", cfg.BirthDeps}} {
 		for _, dep := range list.deps {
 			if cfg.Name != "" && dep == cfg.Name {
-				bad(list.name, getenv(list.name), "%q is this container's own KUBEXIT_NAME; a process cannot depend on itself", dep)
+				bad(list.name, fmt.Sprintf("%q is this container's own KUBEXIT_NAME; a process cannot depend on itself", dep))
 			}
 		}
 	}
-
-	parseDuration(getenv, "KUBEXIT_GRACE_PERIOD", &cfg.GracePeriod, true, bad)
-	parseDuration(getenv, "KUBEXIT_BIRTH_TIMEOUT", &cfg.BirthTimeout, true, bad)
-	parseDuration(getenv, "KUBEXIT_POLL_INTERVAL", &cfg.PollInterval, false, bad)
-	parseDuration(getenv, "KUBEXIT_READINESS_INTERVAL", &cfg.ReadinessInterval, false, bad)
-
-	ours := parseBool(getenv, "KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", bad)
-	fork := parseBool(getenv, "KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS", bad)
-	cfg.ExitZeroOnDeathDeps = ours || fork
-
-	switch v := strings.ToLower(strings.TrimSpace(getenv("KUBEXIT_DEATH_ON"))); v {
-	case "", deathOnAny:
-	case deathOnSuccess, deathOnFinal:
-		cfg.DeathPolicy.On = v
-	default:
-		bad("KUBEXIT_DEATH_ON", getenv("KUBEXIT_DEATH_ON"), "want any, success or final")
-	}
-	parseDuration(getenv, "KUBEXIT_DEATH_SETTLE", &cfg.DeathPolicy.Settle, true, bad)
-	if v := getenv("KUBEXIT_DEATH_SETTLE"); v != "" && cfg.DeathPolicy.On != deathOnFinal {
-		bad("KUBEXIT_DEATH_SETTLE", v, "only applies with KUBEXIT_DEATH_ON=final")
-	}
-
-	if v := getenv("KUBEXIT_DEATH_URLS"); v != "" {
-		urls, err := parseDeathURLs(v)
-		if err != nil {
-			bad("KUBEXIT_DEATH_URLS", v, "%v", err)
-		}
-		cfg.DeathURLs = urls
-	}
-	if v := getenv("KUBEXIT_DEATH_URL_METHOD"); v != "" {
-		m, err := parseDeathURLMethod(v)
-		if err != nil {
-			bad("KUBEXIT_DEATH_URL_METHOD", v, "%v", err)
-		}
-		cfg.DeathURLMethod = m
+	if getenv("KUBEXIT_DEATH_SETTLE") != "" && cfg.DeathPolicy.On != deathOnFinal {
+		bad("KUBEXIT_DEATH_SETTLE", "only applies with KUBEXIT_DEATH_ON=final")
 	}
 	if len(cfg.DeathURLs) > 0 && len(cfg.DeathDeps) == 0 {
-		bad("KUBEXIT_DEATH_URLS", getenv("KUBEXIT_DEATH_URLS"), "needs KUBEXIT_DEATH_DEPS: the URLs are called when a death dep dies")
-	}
-
-	cfg.ProcessGroup = parseBool(getenv, "KUBEXIT_PROCESS_GROUP", bad)
-	cfg.Subreaper = parseBool(getenv, "KUBEXIT_SUBREAPER", bad)
-	cfg.Preflight = parseBool(getenv, "KUBEXIT_PREFLIGHT", bad)
-
-	if v := getenv("KUBEXIT_TERMINATION_LOG"); v != "" {
-		cfg.TerminationLog, cfg.TerminationLogExplicit = v, true
-	}
-
-	if v := getenv("KUBEXIT_POD_NAME"); v != "" {
-		if err := validateSubdomain(v); err != nil {
-			bad("KUBEXIT_POD_NAME", v, "%v", err)
-		} else {
-			cfg.PodName = v
-		}
-	}
-	if v := getenv("KUBEXIT_NAMESPACE"); v != "" {
-		if err := validateName(v); err != nil {
-			bad("KUBEXIT_NAMESPACE", v, "%v", err)
-		} else {
-			cfg.Namespace = v
-		}
+		bad("KUBEXIT_DEATH_URLS", "needs KUBEXIT_DEATH_DEPS: the URLs are called when a death dep dies")
 	}
 	if len(cfg.BirthDeps) > 0 && getenv("KUBEXIT_POD_NAME") == "" {
-		bad("KUBEXIT_POD_NAME", "", "required with KUBEXIT_BIRTH_DEPS: set it from the downward API (fieldRef: metadata.name)")
+		bad("KUBEXIT_POD_NAME", "required with KUBEXIT_BIRTH_DEPS: set it from the downward API (fieldRef: metadata.name)")
 	}
-
-	switch v := strings.ToLower(getenv("KUBEXIT_LOG_FORMAT")); v {
-	case "", "text":
-	case "json":
-		cfg.LogFormat = "json"
-	default:
-		bad("KUBEXIT_LOG_FORMAT", getenv("KUBEXIT_LOG_FORMAT"), "want text or json")
-	}
-	switch v := strings.ToLower(getenv("KUBEXIT_LOG_LEVEL")); v {
-	case "":
-	case "off", "none", "silent":
-		cfg.LogOff = true
-	default:
-		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			bad("KUBEXIT_LOG_LEVEL", getenv("KUBEXIT_LOG_LEVEL"), "want debug, info, warn, error or off")
-		}
-	}
-
-	return cfg, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
-// parseNameList splits a comma list, trims spaces around items, drops empty
-// items and duplicates, and validates each as a container name.
-func parseNameList(getenv func(string) string, name string, bad func(string, string, string, ...any)) []string {
-	raw := getenv(name)
-	var out []string
-	seen := map[string]bool{}
-	for _, item := range strings.Split(raw, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" || seen[item] {
-			continue
-		}
-		if err := validateName(item); err != nil {
-			bad(name, raw, "item %q: %v", item, err)
-			continue
-		}
-		seen[item] = true
-		out = append(out, item)
+func parseName(c *config, v string) error {
+	if err := validateName(v); err != nil {
+		return err
 	}
-	return out
+	c.Name = v
+	return nil
 }
 
-// parseDuration parses a Go duration into *dst when the variable is set.
-func parseDuration(getenv func(string) string, name string, dst *time.Duration, zeroOK bool, bad func(string, string, string, ...any)) {
-	v := getenv(name)
-	if v == "" {
-		return
-	}
-	d, err := time.ParseDuration(strings.TrimSpace(v))
-	switch {
-	case err != nil:
-		bad(name, v, "not a Go duration (examples: 500ms, 30s, 2m)")
-	case d < 0:
-		bad(name, v, "must not be negative")
-	case d == 0 && !zeroOK:
-		bad(name, v, "must be greater than zero")
-	default:
-		*dst = d
+func parseGraveyard(c *config, v string) error {
+	// The original trims trailing slashes and cleans; "/" alone stays "/".
+	c.Graveyard = filepath.Clean(v)
+	return nil
+}
+
+// nameList parses a comma list into *field(c): spaces around items are
+// trimmed, empty items and duplicates dropped, and each item must be a
+// container name.
+func nameList(field func(*config) *[]string) func(*config, string) error {
+	return func(c *config, raw string) error {
+		var out, problems []string
+		seen := map[string]bool{}
+		for _, item := range strings.Split(raw, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" || seen[item] {
+				continue
+			}
+			if err := validateName(item); err != nil {
+				problems = append(problems, fmt.Sprintf("item %q: %v", item, err))
+				continue
+			}
+			seen[item] = true
+			out = append(out, item)
+		}
+		*field(c) = out
+		if len(problems) > 0 {
+			return errors.New(strings.Join(problems, "; "))
+		}
+		return nil
 	}
 }
 
-func parseBool(getenv func(string) string, name string, bad func(string, string, string, ...any)) bool {
-	v := getenv(name)
-	if v == "" {
-		return false
+// Whether a duration variable may be zero.
+const (
+	zeroOK   = true
+	positive = false
+)
+
+// duration parses a Go duration into *field(c).
+func duration(zero bool, field func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		switch {
+		case err != nil:
+			return errors.New("not a Go duration (examples: 500ms, 30s, 2m)")
+		case d < 0:
+			return errors.New("must not be negative")
+		case d == 0 && !zero:
+			return errors.New("must be greater than zero")
+		}
+		*field(c) = d
+		return nil
 	}
+}
+
+func parseBool(v string) (bool, error) {
 	b, err := strconv.ParseBool(strings.TrimSpace(v))
 	if err != nil {
-		bad(name, v, "want true or false")
+		return false, errors.New("want true or false")
 	}
-	return b
+	return b, nil
+}
+
+func boolean(field func(*config) *bool) func(*config, string) error {
+	return func(c *config, v string) error {
+		b, err := parseBool(v)
+		*field(c) = b
+		return err
+	}
+}
+
+// parseExitZero serves both names of the switch: either one set to true turns it on.
+func parseExitZero(c *config, v string) error {
+	b, err := parseBool(v)
+	c.ExitZeroOnDeathDeps = c.ExitZeroOnDeathDeps || b
+	return err
+}
+
+func parseDeathOn(c *config, v string) error {
+	switch v := strings.ToLower(strings.TrimSpace(v)); v {
+	case deathOnAny, deathOnSuccess, deathOnFinal:
+		c.DeathPolicy.On = v
+		return nil
+	}
+	return errors.New("want any, success or final")
+}
+
+func parseDeathURLsVar(c *config, v string) error {
+	urls, err := parseDeathURLs(v)
+	c.DeathURLs = urls
+	return err
+}
+
+func parseDeathURLMethodVar(c *config, v string) error {
+	m, err := parseDeathURLMethod(v)
+	c.DeathURLMethod = m
+	return err
+}
+
+func parsePodName(c *config, v string) error {
+	if err := validateSubdomain(v); err != nil {
+		return err
+	}
+	c.PodName = v
+	return nil
+}
+
+func parseNamespace(c *config, v string) error {
+	if err := validateName(v); err != nil {
+		return err
+	}
+	c.Namespace = v
+	return nil
+}
+
+func parseLogFormat(c *config, v string) error {
+	switch v := strings.ToLower(v); v {
+	case "text", "json":
+		c.LogFormat = v
+		return nil
+	}
+	return errors.New("want text or json")
+}
+
+func parseLogLevel(c *config, v string) error {
+	switch v := strings.ToLower(v); v {
+	case "off", "none", "silent":
+		c.LogOff = true
+		return nil
+	default:
+		if c.LogLevel.UnmarshalText([]byte(v)) != nil {
+			return errors.New("want debug, info, warn, error or off")
+		}
+		return nil
+	}
 }
 
 // validateName accepts a DNS-1123 label, which is what a container name is:
@@ -318,4 +361,12 @@ func validateSubdomain(s string) error {
 		}
 	}
 	return nil
+}
+
+// shown is the default as --help shows it.
+func (v variable) shown() string {
+	if v.Shown != "" {
+		return v.Shown
+	}
+	return v.Default
 }

@@ -23,7 +23,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		GracePeriod:       30 * time.Second,
 		BirthTimeout:      30 * time.Second,
 		PollInterval:      defaultPollInterval,
-		ReadinessInterval: defaultReadinessInterval,
+		ReadinessInterval: time.Second,
 		DeathPolicy:       deathPolicy{On: deathOnAny, Settle: 30 * time.Second},
 		DeathURLMethod:    "POST",
 		TerminationLog:    "/dev/termination-log",

@@ -28,19 +28,25 @@ import (
 	"time"
 )
 
-// Tunables of the death URL calls; variables so that tests can shorten them.
-var (
-	// deathURLBudget bounds the time spent on one URL, retries included:
-	// a sidecar that does not answer must not hold kubexit's exit for long.
-	deathURLBudget = 10 * time.Second
-	// deathURLRequestTimeout bounds one request, so that a hung endpoint
-	// costs one attempt, not the whole budget.
-	deathURLRequestTimeout = 2 * time.Second
-	// Retries back off exponentially from deathURLFirstBackoff, capped at
-	// deathURLMaxBackoff.
-	deathURLFirstBackoff = 100 * time.Millisecond
-	deathURLMaxBackoff   = 2 * time.Second
-)
+// deathURLTimings bound the death URL calls: defaultDeathURLTimings, or
+// shorter ones in tests.
+type deathURLTimings struct {
+	// Budget bounds the time spent on one URL, retries included: a sidecar
+	// that does not answer must not hold kubexit's exit for long.
+	Budget time.Duration
+	// Request bounds one request, so that a hung endpoint costs one
+	// attempt, not the whole budget.
+	Request time.Duration
+	// Retries back off exponentially from FirstBackoff, capped at MaxBackoff.
+	FirstBackoff, MaxBackoff time.Duration
+}
+
+var defaultDeathURLTimings = deathURLTimings{
+	Budget:       10 * time.Second,
+	Request:      2 * time.Second,
+	FirstBackoff: 100 * time.Millisecond,
+	MaxBackoff:   2 * time.Second,
+}
 
 const (
 	// deathURLDrainLimit is how much of a response body is read: enough
@@ -123,11 +129,11 @@ func parseDeathURLMethod(raw string) (string, error) {
 
 // callDeathURLs calls every URL at once with method (no body) and waits for
 // all of them. Each URL is retried on connection errors, timeouts, 5xx and
-// 429 for up to deathURLBudget; any 2xx is success, any other status fails
+// 429 for up to the timings' budget; any 2xx is success, any other status fails
 // at once. Each URL's outcome is logged once. The error joins one error per
 // URL that failed; nil when all succeeded. It returns soon after ctx is
 // cancelled.
-func callDeathURLs(ctx context.Context, urls []string, method string, log *slog.Logger) error {
+func callDeathURLs(ctx context.Context, timings deathURLTimings, urls []string, method string, log *slog.Logger) error {
 	if len(urls) == 0 {
 		return nil
 	}
@@ -139,6 +145,7 @@ func callDeathURLs(ctx context.Context, urls []string, method string, log *slog.
 	}
 	c := &deathURLCaller{
 		method:    method,
+		timings:   timings,
 		userAgent: userAgent(),
 		log:       log,
 		client: &http.Client{Transport: &http.Transport{
@@ -146,7 +153,7 @@ func callDeathURLs(ctx context.Context, urls []string, method string, log *slog.
 			// HTTP_PROXY from the environment.
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{KeepAlive: -1}).DialContext,
-			TLSHandshakeTimeout: deathURLRequestTimeout,
+			TLSHandshakeTimeout: timings.Request,
 			// One request per connection: a retry after a sidecar
 			// restarted its listener must not reuse a dead connection.
 			DisableKeepAlives: true,
@@ -166,6 +173,7 @@ func callDeathURLs(ctx context.Context, urls []string, method string, log *slog.
 // deathURLCaller is what the calls to the URLs share.
 type deathURLCaller struct {
 	method    string
+	timings   deathURLTimings
 	userAgent string
 	client    *http.Client
 	log       *slog.Logger
@@ -176,10 +184,10 @@ type deathURLCaller struct {
 func (c *deathURLCaller) call(ctx context.Context, rawURL string) error {
 	shown := redactDeathURL(rawURL)
 	start := time.Now()
-	budgetCtx, cancel := context.WithTimeout(ctx, deathURLBudget)
+	budgetCtx, cancel := context.WithTimeout(ctx, c.timings.Budget)
 	defer cancel()
 	deadline, _ := budgetCtx.Deadline()
-	backoff := deathURLFirstBackoff
+	backoff := c.timings.FirstBackoff
 
 	// stopReason says why there is no next attempt, or "" to go on.
 	stopReason := func(attempt int, err error) string {
@@ -222,15 +230,15 @@ func (c *deathURLCaller) call(ctx context.Context, rawURL string) error {
 		if !sleepCtx(budgetCtx, backoff) {
 			return fail(attempt, stopReason(attempt, nil))
 		}
-		backoff = min(2*backoff, deathURLMaxBackoff)
+		backoff = min(2*backoff, c.timings.MaxBackoff)
 	}
 }
 
-// attempt makes one request, bounded by deathURLRequestTimeout. It returns
+// attempt makes one request, bounded by the timings' Request. It returns
 // the status code of a 2xx answer, or why there was none.
 func (c *deathURLCaller) attempt(ctx context.Context, rawURL string) (int, error) {
 	began := time.Now()
-	reqCtx, cancel := context.WithTimeout(ctx, deathURLRequestTimeout)
+	reqCtx, cancel := context.WithTimeout(ctx, c.timings.Request)
 	defer cancel()
 	req, err := http.NewRequestWithContext(reqCtx, c.method, rawURL, nil)
 	if err != nil {

@@ -95,14 +95,8 @@ func TestDeathURLParseMethod(t *testing.T) {
 }
 
 // shortDeathURLTimings makes retries fast for a test.
-func shortDeathURLTimings(t *testing.T, budget, request time.Duration) {
-	t.Helper()
-	saved := [...]time.Duration{deathURLBudget, deathURLRequestTimeout, deathURLFirstBackoff, deathURLMaxBackoff}
-	deathURLBudget, deathURLRequestTimeout = budget, request
-	deathURLFirstBackoff, deathURLMaxBackoff = 10*time.Millisecond, 100*time.Millisecond
-	t.Cleanup(func() {
-		deathURLBudget, deathURLRequestTimeout, deathURLFirstBackoff, deathURLMaxBackoff = saved[0], saved[1], saved[2], saved[3]
-	})
+func shortDeathURLTimings(budget, request time.Duration) deathURLTimings {
+	return deathURLTimings{Budget: budget, Request: request, FirstBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 }
 
 // endpoint is a shutdown endpoint on loopback that counts its calls and
@@ -209,7 +203,7 @@ func TestDeathURLCalledOnceWithMethod(t *testing.T) {
 			}
 			var log jsonLog
 			url := e.URL + "/quitquitquit"
-			if err := callDeathURLs(context.Background(), []string{url}, method, log.logger()); err != nil {
+			if err := callDeathURLs(context.Background(), defaultDeathURLTimings, []string{url}, method, log.logger()); err != nil {
 				t.Fatalf("callDeathURLs: %v", err)
 			}
 			if n := e.calls.Load(); n != 1 {
@@ -235,7 +229,7 @@ func TestDeathURLCallsEveryURL(t *testing.T) {
 	a, b := newEndpoint(t, http.StatusOK), newEndpoint(t, http.StatusNoContent)
 	var log jsonLog
 	urls := []string{a.URL + "/quitquitquit", b.URL + "/shutdown"}
-	if err := callDeathURLs(context.Background(), urls, "POST", log.logger()); err != nil {
+	if err := callDeathURLs(context.Background(), defaultDeathURLTimings, urls, "POST", log.logger()); err != nil {
 		t.Fatalf("callDeathURLs: %v", err)
 	}
 	if a.calls.Load() != 1 || b.calls.Load() != 1 {
@@ -248,7 +242,7 @@ func TestDeathURLCallsEveryURL(t *testing.T) {
 func TestDeathURLCallsConcurrently(t *testing.T) {
 	// Each endpoint answers 200 only once both have been called; called
 	// one after the other, the first would hang past the budget.
-	shortDeathURLTimings(t, 3*time.Second, time.Minute)
+	tm := shortDeathURLTimings(3*time.Second, time.Minute)
 	var arrived sync.WaitGroup
 	arrived.Add(2)
 	both := make(chan struct{})
@@ -270,17 +264,17 @@ func TestDeathURLCallsConcurrently(t *testing.T) {
 	a, b := httptest.NewServer(handler), httptest.NewServer(handler)
 	t.Cleanup(a.Close)
 	t.Cleanup(b.Close)
-	if err := callDeathURLs(context.Background(), []string{a.URL, b.URL}, "POST", nil); err != nil {
+	if err := callDeathURLs(context.Background(), tm, []string{a.URL, b.URL}, "POST", nil); err != nil {
 		t.Fatalf("callDeathURLs: %v; were the URLs called one after the other?", err)
 	}
 }
 
 func TestDeathURLRetries500ThenSucceeds(t *testing.T) {
-	shortDeathURLTimings(t, 30*time.Second, 5*time.Second)
+	tm := shortDeathURLTimings(30*time.Second, 5*time.Second)
 	e := newEndpoint(t, 500, 503, 200)
 	var log jsonLog
 	url := e.URL + "/quitquitquit"
-	if err := callDeathURLs(context.Background(), []string{url}, "POST", log.logger()); err != nil {
+	if err := callDeathURLs(context.Background(), tm, []string{url}, "POST", log.logger()); err != nil {
 		t.Fatalf("callDeathURLs: %v", err)
 	}
 	if n := e.calls.Load(); n != 3 {
@@ -293,11 +287,11 @@ func TestDeathURLRetries500ThenSucceeds(t *testing.T) {
 }
 
 func TestDeathURLAlways500GivesUp(t *testing.T) {
-	shortDeathURLTimings(t, 500*time.Millisecond, 5*time.Second)
+	tm := shortDeathURLTimings(500*time.Millisecond, 5*time.Second)
 	bad, good := newEndpoint(t, 500), newEndpoint(t, 200)
 	var log jsonLog
 	badURL, goodURL := bad.URL+"/quitquitquit", good.URL+"/quitquitquit"
-	err := callDeathURLs(context.Background(), []string{badURL, goodURL}, "POST", log.logger())
+	err := callDeathURLs(context.Background(), tm, []string{badURL, goodURL}, "POST", log.logger())
 	if err == nil {
 		t.Fatal("callDeathURLs succeeded against an endpoint that always answers 500")
 	}
@@ -320,11 +314,11 @@ func TestDeathURLAlways500GivesUp(t *testing.T) {
 }
 
 func TestDeathURL404NotRetried(t *testing.T) {
-	shortDeathURLTimings(t, 30*time.Second, 5*time.Second)
+	tm := shortDeathURLTimings(30*time.Second, 5*time.Second)
 	e := newEndpoint(t, http.StatusNotFound, http.StatusOK)
 	var log jsonLog
 	url := e.URL + "/quitquitquit"
-	err := callDeathURLs(context.Background(), []string{url}, "POST", log.logger())
+	err := callDeathURLs(context.Background(), tm, []string{url}, "POST", log.logger())
 	if err == nil || !strings.Contains(err.Error(), "not retried: answered 404 Not Found") {
 		t.Fatalf("callDeathURLs: %v; want an error saying 404, not retried", err)
 	}
@@ -335,8 +329,8 @@ func TestDeathURL404NotRetried(t *testing.T) {
 }
 
 func TestDeathURLDownAtFirst(t *testing.T) {
-	shortDeathURLTimings(t, 30*time.Second, 5*time.Second)
-	deathURLMaxBackoff = 200 * time.Millisecond
+	tm := shortDeathURLTimings(30*time.Second, 5*time.Second)
+	tm.MaxBackoff = 200 * time.Millisecond
 	// A free port on loopback: nothing listens on it until the sidecar
 	// comes up, 300ms into the calls.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -362,7 +356,7 @@ func TestDeathURLDownAtFirst(t *testing.T) {
 
 	var log jsonLog
 	url := "http://" + addr + "/quitquitquit"
-	callErr := callDeathURLs(context.Background(), []string{url}, "POST", log.logger())
+	callErr := callDeathURLs(context.Background(), tm, []string{url}, "POST", log.logger())
 	if err := <-started; err != nil {
 		t.Skipf("port %s was taken before the endpoint could start: %v", addr, err)
 	}
@@ -399,11 +393,11 @@ func hangingEndpoint(t *testing.T) (*httptest.Server, *atomic.Int32) {
 }
 
 func TestDeathURLRequestTimeoutRetries(t *testing.T) {
-	shortDeathURLTimings(t, time.Second, 200*time.Millisecond)
+	tm := shortDeathURLTimings(time.Second, 200*time.Millisecond)
 	s, calls := hangingEndpoint(t)
 	var log jsonLog
 	url := s.URL + "/quitquitquit"
-	err := callDeathURLs(context.Background(), []string{url}, "POST", log.logger())
+	err := callDeathURLs(context.Background(), tm, []string{url}, "POST", log.logger())
 	if err == nil || !strings.Contains(err.Error(), "no answer within") {
 		t.Fatalf("callDeathURLs: %v; want an error saying there was no answer", err)
 	}
@@ -414,7 +408,7 @@ func TestDeathURLRequestTimeoutRetries(t *testing.T) {
 
 func TestDeathURLCancelReturnsPromptly(t *testing.T) {
 	// Long budget and request timeout: only the cancellation can end it.
-	shortDeathURLTimings(t, time.Minute, time.Minute)
+	tm := shortDeathURLTimings(time.Minute, time.Minute)
 	s, calls := hangingEndpoint(t)
 	var log jsonLog
 	url := s.URL + "/quitquitquit"
@@ -426,7 +420,7 @@ func TestDeathURLCancelReturnsPromptly(t *testing.T) {
 		cancel()
 	}()
 	done := make(chan error, 1)
-	go func() { done <- callDeathURLs(ctx, []string{url}, "POST", log.logger()) }()
+	go func() { done <- callDeathURLs(ctx, tm, []string{url}, "POST", log.logger()) }()
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "cancelled after 1 attempt") {
@@ -442,7 +436,7 @@ func TestDeathURLCancelledBeforeStart(t *testing.T) {
 	e := newEndpoint(t, http.StatusOK)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := callDeathURLs(ctx, []string{e.URL + "/quitquitquit"}, "POST", nil)
+	err := callDeathURLs(ctx, defaultDeathURLTimings, []string{e.URL + "/quitquitquit"}, "POST", nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("callDeathURLs with a cancelled context: %v, want context.Canceled", err)
 	}
@@ -450,7 +444,7 @@ func TestDeathURLCancelledBeforeStart(t *testing.T) {
 
 func TestDeathURLEndlessBodyIsNotRead(t *testing.T) {
 	// Only the end of the body would end a call that read it all.
-	shortDeathURLTimings(t, time.Minute, time.Minute)
+	tm := shortDeathURLTimings(time.Minute, time.Minute)
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		chunk := bytes.Repeat([]byte("x"), 4096)
 		for r.Context().Err() == nil {
@@ -461,7 +455,7 @@ func TestDeathURLEndlessBodyIsNotRead(t *testing.T) {
 	}))
 	t.Cleanup(s.Close)
 	done := make(chan error, 1)
-	go func() { done <- callDeathURLs(context.Background(), []string{s.URL}, "GET", nil) }()
+	go func() { done <- callDeathURLs(context.Background(), tm, []string{s.URL}, "GET", nil) }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -473,7 +467,7 @@ func TestDeathURLEndlessBodyIsNotRead(t *testing.T) {
 }
 
 func TestDeathURLNone(t *testing.T) {
-	if err := callDeathURLs(context.Background(), nil, "POST", nil); err != nil {
+	if err := callDeathURLs(context.Background(), defaultDeathURLTimings, nil, "POST", nil); err != nil {
 		t.Errorf("callDeathURLs with no URLs: %v", err)
 	}
 }

@@ -26,11 +26,6 @@ func script(t *testing.T, dir, name, body string) string {
 	return path
 }
 
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 // loopUntilSignalled is an sh fragment: tell the test we are ready, then idle.
 const loopUntilSignalled = `touch "$READY"; while :; do sleep 0.05; done`
 

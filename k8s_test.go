@@ -18,7 +18,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -73,7 +72,7 @@ func connectK8s() (*k8sBed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %v", kc, err)
 	}
-	client, err := newPodClient(rc, nopLogger())
+	client, err := newRESTClient(rc, discardLogger())
 	if err != nil {
 		return nil, err
 	}
@@ -218,8 +217,6 @@ current-context: bed
 type obj = map[string]any
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
-func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // k8sName is a namespace name unique to the test.
 func k8sName(t *testing.T) string {
@@ -381,7 +378,7 @@ func TestK8sMinimalRoleSuffices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sa, err := newPodClient(rc, nopLogger())
+	sa, err := newRESTClient(rc, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +514,6 @@ func TestK8sUnknownContainer(t *testing.T) {
 		name, deps, self, want string
 	}{
 		{"birth dep", "db,nosuch", "app", "birth dep nosuch (KUBEXIT_BIRTH_DEPS) is not a container of the pod"},
-		{"KUBEXIT_NAME", "db", "nosuch", "KUBEXIT_NAME nosuch is not a container of the pod"},
 		{"plain init container", "setup", "app", "birth dep setup is an init container that runs to completion"},
 	}
 	for _, c := range cases {
@@ -537,6 +533,28 @@ func TestK8sUnknownContainer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A KUBEXIT_NAME that is not a container of the pod is only a warning, as
+// the original accepts it: the wait goes on and the child starts.
+func TestK8sUnknownNameOnlyWarns(t *testing.T) {
+	b := needK8s(t)
+	p := newK8sPod(t, b, k8sPodOpts{})
+	p.setStatus(t, []obj{csRunning("db", true)}, nil)
+	k := p.start(t, "db", map[string]string{"KUBEXIT_NAME": "nosuch"})
+	code := k.wait()
+	stderr := k.stderr.String()
+	if code != 0 || !p.childRan() {
+		t.Fatalf("exit %d (want 0), child ran %v; stderr:\n%s", code, p.childRan(), stderr)
+	}
+	for _, want := range []string{"level=WARN", "KUBEXIT_NAME nosuch is not a container of the pod", "the pod's containers: setup (init), mesh (sidecar), app, db, proxy"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if ts, ok := readTombstone(p.graveyard, "nosuch"); !ok || ts.ExitCode == nil || *ts.ExitCode != 0 {
+		t.Errorf("tombstone %+v (ok=%v), want ExitCode 0", ts, ok)
 	}
 }
 
@@ -657,7 +675,7 @@ func TestK8sPreflight(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
-		for _, want := range []string{"ok: graveyard", "may get pod " + p.ns + "/" + p.name, "ok: birth deps db, mesh and KUBEXIT_NAME app are containers of the pod"} {
+		for _, want := range []string{"ok: graveyard", "may get pod " + p.ns + "/" + p.name, "ok: birth deps db, mesh are containers of the pod"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
@@ -682,8 +700,15 @@ func TestK8sPreflight(t *testing.T) {
 	t.Run("unknown container", func(t *testing.T) {
 		p := newK8sPod(t, b, k8sPodOpts{})
 		code, out := p.check(t, "db,nosuch", map[string]string{"KUBEXIT_NAME": "other"})
-		if code != 1 || !strings.Contains(out, "birth dep nosuch (KUBEXIT_BIRTH_DEPS) is not a container of the pod") ||
-			!strings.Contains(out, "KUBEXIT_NAME other is not a container of the pod") || strings.Count(out, "FAIL:") != 1 {
+		if code != 1 || !strings.Contains(out, "FAIL: pod "+p.ns+"/"+p.name+": birth dep nosuch (KUBEXIT_BIRTH_DEPS) is not a container of the pod") ||
+			!strings.Contains(out, "WARN: pod "+p.ns+"/"+p.name+": KUBEXIT_NAME other is not a container of the pod") || strings.Count(out, "FAIL:") != 1 {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("unknown KUBEXIT_NAME only warns", func(t *testing.T) {
+		p := newK8sPod(t, b, k8sPodOpts{})
+		code, out := p.check(t, "db", map[string]string{"KUBEXIT_NAME": "other"})
+		if code != 0 || !strings.Contains(out, "WARN: pod "+p.ns+"/"+p.name+": KUBEXIT_NAME other is not a container of the pod") || strings.Contains(out, "FAIL:") {
 			t.Errorf("exit %d:\n%s", code, out)
 		}
 	})

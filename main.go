@@ -60,190 +60,244 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && args[0] != "--" && strings.HasPrefix(args[0], "-") {
 		return runOption(args, getenv, stdout, stderr)
 	}
-	cfg, cfgErr := parseConfig(getenv)
-	log := newLogger(stderr, cfg)
-	s := &supervisor{cfg: cfg, log: log}
-
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	// With only death URLs to call, kubexit may run without a child.
-	if len(args) == 0 && (cfgErr != nil || len(cfg.DeathURLs) == 0) {
-		log.Error("no command given; usage: kubexit COMMAND [ARG...] (a command is optional only with KUBEXIT_DEATH_URLS)")
-		s.recordDeath(exitUsage)
-		return s.exit(exitUsage, "no command given")
+	cfg, cfgErr := parseConfig(getenv)
+	s := &supervisor{
+		cfg:       cfg,
+		log:       newLogger(stderr, cfg),
+		api:       apiEnv{getenv: getenv, saDir: serviceAccountDir},
+		deathURLs: defaultDeathURLTimings,
+		noChild:   len(args) == 0,
 	}
-	if cfgErr != nil {
-		var reasons []string
-		for _, err := range unjoin(cfgErr) {
-			log.Error("invalid configuration", "err", err)
-			reasons = append(reasons, err.Error())
-		}
-		// Siblings may be waiting on this process: tell them it is dead.
-		if cfg.Name != "" {
-			s.recordDeath(exitUsage)
-		}
-		return s.exit(exitUsage, "invalid configuration: "+strings.Join(reasons, "; "))
-	}
-	s.noChild = len(args) == 0
-	return s.run(args)
+	return s.end(s.run(args, cfgErr))
 }
 
 // supervisor runs one child and keeps its tombstone.
 type supervisor struct {
-	cfg  config
-	log  *slog.Logger
-	born *time.Time
+	cfg       config
+	log       *slog.Logger
+	api       apiEnv
+	deathURLs deathURLTimings
 	// noChild is set when kubexit runs without a command, only to call
 	// KUBEXIT_DEATH_URLS when a death dep dies.
 	noChild bool
+	born    *time.Time // when Born was recorded
 	// deathCalls tracks the KUBEXIT_DEATH_URLS calls in flight; kubexit
 	// lets them finish before it exits.
 	deathCalls       sync.WaitGroup
 	deathCallsFailed atomic.Bool
 }
 
-func (s *supervisor) run(args []string) int {
+// outcome is how kubexit's life ended: what the epilogue records and reports.
+type outcome struct {
+	// status is the child's exit status, or kubexit's own when there is no
+	// child: what the tombstone records as ExitCode.
+	status int
+	reason string // one line, for the termination message
+	cause  cause
+}
+
+// cause is what ended kubexit's life.
+type cause int
+
+const (
+	causeChild    cause = iota // the child exited (by itself, or on a forwarded signal)
+	causeDeathDep              // a death dep died: the child was terminated, or never started
+	causeSignal                // a terminating signal before the child started
+	causeFailure               // kubexit could not do its job: configuration, preflight, birth deps, start
+)
+
+func (c cause) String() string {
+	return [...]string{"child exited", "death dep died", "signal", "failure"}[c]
+}
+
+// run is kubexit's life as a state machine. Each phase either goes on to the
+// next or returns the outcome that ends the life:
+//
+//	configure → preflight → watch death deps → wait for birth deps →
+//	run the child, or without one wait for a death dep → (end)
+func (s *supervisor) run(args []string, cfgErr error) outcome {
+	if o := s.configure(cfgErr); o != nil {
+		return *o
+	}
 	// Subscribe before anything can block, so that a TERM during start-up is
 	// seen and handled rather than killing kubexit without a tombstone.
 	signals := make(chan os.Signal, 32)
 	notifySignals(signals)
-
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	removeStaleTemps(s.cfg.Graveyard, s.cfg.Name)
-
-	if s.cfg.Preflight {
-		var failures []string
-		ok := preflight(s.cfg, func(line string) {
-			if msg, failed := strings.CutPrefix(line, "FAIL: "); failed {
-				s.log.Error("preflight: " + msg)
-				failures = append(failures, msg)
-			} else {
-				s.log.Info("preflight " + line)
-			}
-		})
-		if !ok {
-			s.recordDeath(exitInternal)
-			return s.exit(exitInternal, "not started: preflight failed: "+strings.Join(failures, "; "))
-		}
+	if o := s.preflight(); o != nil {
+		return *o
 	}
-
-	deaths := make(chan death, 1)
-	if len(s.cfg.DeathDeps) > 0 {
-		w := newDeathWatcher(s.cfg.Graveyard, s.cfg.DeathDeps, s.cfg.PollInterval, s.cfg.DeathPolicy, s.log)
-		// The original ignores tombstones written before it started and
-		// would run its child forever; a dep already dead means no child.
-		if d, ok := w.poll(); ok {
-			return s.notStarted(d, "already dead")
-		}
-		s.log.Info("watching death deps", "deps", strings.Join(s.cfg.DeathDeps, ","), "graveyard", s.cfg.Graveyard,
-			"poll_interval", s.cfg.PollInterval, "death_on", s.cfg.DeathPolicy.On)
-		go w.run(ctx, deaths)
+	deaths, o := s.watchDeathDeps(ctx)
+	if o != nil {
+		return *o
 	}
-
-	if len(s.cfg.BirthDeps) > 0 {
-		if code, done := s.waitForBirthDeps(ctx, signals, deaths); done {
-			return code
-		}
+	if o := s.waitForBirthDeps(ctx, signals, deaths); o != nil {
+		return *o
 	}
-
-	if len(args) == 0 {
+	if s.noChild {
 		return s.runWithoutChild(signals, deaths)
 	}
 	return s.runChild(args, signals, deaths)
 }
 
+// end is the epilogue of every life, the same steps in the same order: let
+// the death URL calls finish, record the death, apply
+// KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS, write the termination message. It returns
+// kubexit's exit status.
+func (s *supervisor) end(o outcome) int {
+	s.deathCalls.Wait()
+	s.recordDeath(o.status)
+	code := o.status
+	if o.cause == causeDeathDep && s.cfg.ExitZeroOnDeathDeps && code != 0 {
+		s.log.Info("exiting 0 instead of the child's status: terminated because a death dep died", "child_exit_code", code)
+		code = 0
+	}
+	s.log.Debug("exiting", "exit_code", code, "cause", o.cause.String(), "reason", o.reason)
+	s.writeTerminationMessage(code, o.reason)
+	return code
+}
+
+// configure ends a life whose configuration is unusable.
+func (s *supervisor) configure(cfgErr error) *outcome {
+	// With only death URLs to call, kubexit may run without a child.
+	if s.noChild && (cfgErr != nil || len(s.cfg.DeathURLs) == 0) {
+		s.log.Error("no command given; usage: kubexit COMMAND [ARG...] (a command is optional only with KUBEXIT_DEATH_URLS)")
+		return &outcome{exitUsage, "no command given", causeFailure}
+	}
+	if cfgErr == nil {
+		return nil
+	}
+	var reasons []string
+	for _, err := range unjoin(cfgErr) {
+		s.log.Error("invalid configuration", "err", err)
+		reasons = append(reasons, err.Error())
+	}
+	// The epilogue still writes a tombstone when the name is valid:
+	// siblings may be waiting on this process.
+	return &outcome{exitUsage, "invalid configuration: " + strings.Join(reasons, "; "), causeFailure}
+}
+
+// preflight runs the --check checks with KUBEXIT_PREFLIGHT, and ends the life
+// when one fails.
+func (s *supervisor) preflight() *outcome {
+	if !s.cfg.Preflight {
+		return nil
+	}
+	var failures []string
+	for _, c := range preflight(s.cfg, s.api) {
+		switch c.Level {
+		case checkOK:
+			s.log.Info("preflight ok: " + c.Message)
+		case checkWarn:
+			s.log.Warn("preflight: " + c.Message)
+		default:
+			s.log.Error("preflight: " + c.Message)
+			failures = append(failures, c.Message)
+		}
+	}
+	if len(failures) == 0 {
+		return nil
+	}
+	return &outcome{exitInternal, "not started: preflight failed: " + strings.Join(failures, "; "), causeFailure}
+}
+
+// watchDeathDeps looks at the death deps once and, unless one is dead
+// already, watches them in the background: their deaths arrive on the
+// channel it returns.
+func (s *supervisor) watchDeathDeps(ctx context.Context) (<-chan death, *outcome) {
+	deaths := make(chan death, 1)
+	if len(s.cfg.DeathDeps) == 0 {
+		return deaths, nil
+	}
+	w := newDeathWatcher(s.cfg.Graveyard, s.cfg.DeathDeps, s.cfg.PollInterval, s.cfg.DeathPolicy, s.log)
+	// The original ignores tombstones written before it started and
+	// would run its child forever; a dep already dead means no child.
+	if d, ok := w.poll(); ok {
+		o := s.notStarted(d, "already dead")
+		return nil, &o
+	}
+	s.log.Info("watching death deps", "deps", strings.Join(s.cfg.DeathDeps, ","), "graveyard", s.cfg.Graveyard,
+		"poll_interval", s.cfg.PollInterval, "death_on", s.cfg.DeathPolicy.On)
+	go w.run(ctx, deaths)
+	return deaths, nil
+}
+
 // waitForBirthDeps blocks until the birth deps are ready. While it waits, a
-// death dep dying or a terminating signal means the child never starts;
-// done is then true and code is kubexit's exit status.
-func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Signal, deaths <-chan death) (code int, done bool) {
+// death dep dying, a terminating signal or a failed wait ends the life
+// without a child.
+func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Signal, deaths <-chan death) *outcome {
+	if len(s.cfg.BirthDeps) == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	result := make(chan error, 1)
-	go func() { result <- waitForBirthDeps(ctx, s.cfg, s.log) }()
+	go func() { result <- s.birthWait(ctx) }()
 	for {
 		select {
 		case err := <-result:
-			if err != nil {
-				s.log.Error("cannot wait for birth deps; not starting the child", "err", err)
-				s.recordDeath(exitInternal)
-				return s.exit(exitInternal, "not started: "+err.Error()), true
+			if err == nil {
+				return nil
 			}
-			return 0, false
+			s.log.Error("cannot wait for birth deps; not starting the child", "err", err)
+			return &outcome{exitInternal, "not started: " + err.Error(), causeFailure}
 		case d := <-deaths:
-			return s.notStarted(d, "died while waiting for birth deps"), true
+			o := s.notStarted(d, "died while waiting for birth deps")
+			return &o
 		case sig := <-signals:
-			if code, stop := s.signalBeforeStart(sig); stop {
-				return code, true
+			if o := s.signalBeforeStart(sig); o != nil {
+				return o
 			}
 		}
 	}
 }
 
-// signalBeforeStart handles a signal that arrived before the child started:
-// a terminating one ends kubexit (128+N, with a tombstone), others are dropped.
-func (s *supervisor) signalBeforeStart(sig os.Signal) (code int, stop bool) {
-	if !terminating(sig) {
-		s.log.Debug("signal dropped: no child yet", "signal", sig.String())
-		return 0, false
+// birthWait is the wait itself: a client for this pod, then the poll.
+func (s *supervisor) birthWait(ctx context.Context) error {
+	client, err := newPodClient(s.api, s.cfg.PodName, s.cfg.Namespace, s.log)
+	if err != nil {
+		return err
 	}
-	code = 128 + int(sig.(syscall.Signal))
-	s.log.Warn("signal received before the child started; not starting it", "signal", sig.String(), "exit_code", code)
-	s.recordDeath(code)
-	return s.exit(code, fmt.Sprintf("not started: received %s", signalName(sig))), true
+	b := birthDeps{Deps: s.cfg.BirthDeps, Self: s.cfg.Name, Timeout: s.cfg.BirthTimeout, Interval: s.cfg.ReadinessInterval}
+	return waitForBirthDeps(ctx, b, client, s.log)
 }
 
-// notStarted ends kubexit, without a child, because a death dep is dead: it
-// exits as if the child had been terminated by SIGTERM for that reason (143,
-// or 0 with KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS).
-//
-// Without a child (only KUBEXIT_DEATH_URLS to call), this is the normal end:
-// kubexit calls the URLs and exits 0, or 1 if a call failed.
-func (s *supervisor) notStarted(d death, how string) int {
+// signalBeforeStart is the outcome of a terminating signal that arrived
+// before the child started (128+N); nil for other signals, which are dropped.
+func (s *supervisor) signalBeforeStart(sig os.Signal) *outcome {
+	if !terminating(sig) {
+		s.log.Debug("signal dropped: no child yet", "signal", sig.String())
+		return nil
+	}
+	code := 128 + int(sig.(syscall.Signal))
+	s.log.Warn("signal received before the child started; not starting it", "signal", sig.String(), "exit_code", code)
+	return &outcome{code, "not started: received " + signalName(sig), causeSignal}
+}
+
+// notStarted is the outcome of a death dep's death before the child started:
+// 143, as if the child had been terminated by SIGTERM for that reason.
+// Without a child (only KUBEXIT_DEATH_URLS to call), it is the normal end.
+func (s *supervisor) notStarted(d death, how string) outcome {
 	if s.noChild {
 		return s.deathWithoutChild(d)
 	}
-	code := 128 + int(syscall.SIGTERM)
 	s.log.Warn(fmt.Sprintf("death dep %s %s; not starting the child", d.Dep, how), "dep", d.Dep, "tombstone", d.Tombstone.String())
 	s.callDeathURLs(d)
-	s.waitDeathCalls()
-	s.recordDeath(code)
-	return s.exit(s.exitAfterDeathDep(code), fmt.Sprintf("not started: death dep %s %s", d.Dep, how))
-}
-
-// deathWithoutChild ends a kubexit that has no child when a death dep died.
-func (s *supervisor) deathWithoutChild(d death) int {
-	s.log.Info("death dep died", "dep", d.Dep, "tombstone", d.Tombstone.String())
-	s.callDeathURLs(d)
-	code, reason := 0, fmt.Sprintf("death dep %s died; death URLs called", d.Dep)
-	if !s.waitDeathCalls() {
-		code, reason = exitInternal, fmt.Sprintf("death dep %s died; a death URL call failed", d.Dep)
-		if s.cfg.ExitZeroOnDeathDeps {
-			code = 0
-		}
-	}
-	s.recordDeath(code)
-	return s.exit(code, reason)
-}
-
-func (s *supervisor) exitAfterDeathDep(code int) int {
-	if s.cfg.ExitZeroOnDeathDeps && code != 0 {
-		s.log.Info("exiting 0 instead of the child's status: terminated because a death dep died", "child_exit_code", code)
-		return 0
-	}
-	return code
+	return outcome{128 + int(syscall.SIGTERM), fmt.Sprintf("not started: death dep %s %s", d.Dep, how), causeDeathDep}
 }
 
 // runWithoutChild is kubexit as a watcher container: no child, it waits for
 // a death dep to die and calls KUBEXIT_DEATH_URLS.
-func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan death) int {
-	now := time.Now()
-	s.born = &now
-	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, tombstone{Born: s.born}); err != nil {
+func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan death) outcome {
+	if err := s.recordBirth(); err != nil {
 		s.log.Error("cannot record birth", "err", err)
-		return s.exit(exitInternal, "cannot record birth: "+err.Error())
+		return outcome{exitInternal, "cannot record birth: " + err.Error(), causeFailure}
 	}
 	s.log.Info("no command: waiting for a death dep to die, then calling the death URLs", "urls", strings.Join(s.cfg.DeathURLs, ","))
 	for {
@@ -252,53 +306,68 @@ func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan dea
 			return s.deathWithoutChild(d)
 		case sig := <-signals:
 			if terminating(sig) {
-				code := 128 + int(sig.(syscall.Signal))
-				s.recordDeath(code)
-				return s.exit(code, "received "+signalName(sig))
+				return outcome{128 + int(sig.(syscall.Signal)), "received " + signalName(sig), causeSignal}
 			}
 		}
 	}
 }
 
-// runChild starts the child, supervises it and returns kubexit's exit status.
-func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-chan death) int {
-	// A dep that died, or a terminating signal that arrived, while kubexit
-	// was getting ready wins: no child.
-	for pending := true; pending; {
-		select {
-		case d := <-deaths:
-			return s.notStarted(d, "died before the child started")
-		case sig := <-signals:
-			if code, stop := s.signalBeforeStart(sig); stop {
-				return code
-			}
-		default:
-			pending = false
-		}
+// deathWithoutChild calls the death URLs for d and waits for them: exit 0,
+// or 1 if a call failed.
+func (s *supervisor) deathWithoutChild(d death) outcome {
+	s.log.Info("death dep died", "dep", d.Dep, "tombstone", d.Tombstone.String())
+	s.callDeathURLs(d)
+	if !s.waitDeathCalls() {
+		return outcome{exitInternal, fmt.Sprintf("death dep %s died; a death URL call failed", d.Dep), causeDeathDep}
 	}
+	return outcome{0, fmt.Sprintf("death dep %s died; death URLs called", d.Dep), causeDeathDep}
+}
 
+// runChild starts the child and supervises it until it exits.
+func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-chan death) outcome {
+	if o := s.pending(signals, deaths); o != nil {
+		return *o
+	}
 	// Not found or not executable: no child, so no Born.
 	if _, err := exec.LookPath(args[0]); err != nil {
 		return s.startFailed(args[0], err)
 	}
-
 	// Born is recorded before the child starts, so that a graveyard kubexit
 	// cannot write stops it before there is a child to account for.
-	now := time.Now()
-	s.born = &now
-	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, tombstone{Born: s.born}); err != nil {
+	if err := s.recordBirth(); err != nil {
 		s.log.Error("cannot record birth; not starting the child", "err", err)
-		return s.exit(exitInternal, "not started: cannot record birth: "+err.Error())
+		return outcome{exitInternal, "not started: cannot record birth: " + err.Error(), causeFailure}
 	}
-
 	reaper, sigchld := becomeReaper(s.cfg.Subreaper, s.log)
 	c, err := startChild(args, s.cfg.ProcessGroup, s.log)
 	if err != nil {
 		return s.startFailed(args[0], err)
 	}
 	s.log.Info("child started", "pid", c.pid(), "command", args[0], "process_group", s.cfg.ProcessGroup, "reaper", reaper)
-	exited := c.wait(reaper, sigchld)
+	return s.supervise(c, c.wait(reaper, sigchld), signals, deaths)
+}
 
+// pending is the outcome of a death or a terminating signal that arrived
+// while kubexit was getting ready: it wins, and there is no child.
+func (s *supervisor) pending(signals <-chan os.Signal, deaths <-chan death) *outcome {
+	for {
+		select {
+		case d := <-deaths:
+			o := s.notStarted(d, "died before the child started")
+			return &o
+		case sig := <-signals:
+			if o := s.signalBeforeStart(sig); o != nil {
+				return o
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// supervise forwards signals to the running child, terminates it when a
+// death dep dies (KILL after the grace period), and returns when it exits.
+func (s *supervisor) supervise(c *child, exited <-chan int, signals <-chan os.Signal, deaths <-chan death) outcome {
 	var (
 		killedBy string // the death dep whose death terminated the child
 		killed   bool   // the grace period ran out: SIGKILL sent
@@ -307,46 +376,15 @@ func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-
 	for {
 		select {
 		case code := <-exited:
-			attrs := []any{"exit_code", code}
-			if code > 128 && code < 128+65 {
-				attrs = append(attrs, "signal", signalName(syscall.Signal(code-128)))
-			}
-			s.log.Info("child exited", attrs...)
-			if c.group {
-				// Leftovers of the child's process group go with it.
-				c.signal(syscall.SIGTERM)
-			}
-			s.recordDeath(code)
-			s.waitDeathCalls()
-			switch {
-			case killed:
-				return s.exit(s.exitAfterDeathDep(code), fmt.Sprintf("child killed after the grace period (%v) because death dep %s died", s.cfg.GracePeriod, killedBy))
-			case killedBy != "":
-				return s.exit(s.exitAfterDeathDep(code), fmt.Sprintf("child terminated because death dep %s died; it exited %s", killedBy, describeStatus(code)))
-			}
-			return s.exit(code, "child exited "+describeStatus(code))
-
+			return s.childExited(c, code, killedBy, killed)
 		case sig := <-signals:
-			if sig == syscall.SIGPIPE {
-				continue
-			}
-			s.log.Info("forwarding signal to the child", "signal", sig.String())
-			if err := c.signal(sig.(syscall.Signal)); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				s.log.Warn("cannot forward signal", "signal", sig.String(), "err", err)
-			}
-			if isJobControl(sig) {
-				// Stop with the child; the SIGCONT that resumes kubexit is
-				// forwarded to the child like any other signal.
-				syscall.Kill(os.Getpid(), syscall.SIGSTOP)
-			}
-
+			s.forward(c, sig)
 		case d := <-deaths:
 			killedBy = d.Dep
 			s.log.Info("death dep died; terminating the child", "dep", d.Dep, "tombstone", d.Tombstone.String(), "grace_period", s.cfg.GracePeriod)
 			s.callDeathURLs(d)
 			c.signal(syscall.SIGTERM)
 			grace = time.After(s.cfg.GracePeriod)
-
 		case <-grace:
 			grace, killed = nil, true
 			s.log.Warn("child still running after the grace period; killing it", "grace_period", s.cfg.GracePeriod)
@@ -355,18 +393,59 @@ func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-
 	}
 }
 
+// forward relays a signal to the child.
+func (s *supervisor) forward(c *child, sig os.Signal) {
+	if sig == syscall.SIGPIPE {
+		return
+	}
+	s.log.Info("forwarding signal to the child", "signal", sig.String())
+	if err := c.signal(sig.(syscall.Signal)); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		s.log.Warn("cannot forward signal", "signal", sig.String(), "err", err)
+	}
+	if isJobControl(sig) {
+		// Stop with the child; the SIGCONT that resumes kubexit is
+		// forwarded to the child like any other signal.
+		syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	}
+}
+
+// childExited is the outcome of the child's exit with status code.
+func (s *supervisor) childExited(c *child, code int, killedBy string, killed bool) outcome {
+	attrs := []any{"exit_code", code}
+	if code > 128 && code < 128+65 {
+		attrs = append(attrs, "signal", signalName(syscall.Signal(code-128)))
+	}
+	s.log.Info("child exited", attrs...)
+	if c.group {
+		// Leftovers of the child's process group go with it.
+		c.signal(syscall.SIGTERM)
+	}
+	switch {
+	case killed:
+		return outcome{code, fmt.Sprintf("child killed after the grace period (%v) because death dep %s died", s.cfg.GracePeriod, killedBy), causeDeathDep}
+	case killedBy != "":
+		return outcome{code, fmt.Sprintf("child terminated because death dep %s died; it exited %s", killedBy, describeStatus(code)), causeDeathDep}
+	}
+	return outcome{code, "child exited " + describeStatus(code), causeChild}
+}
+
+// startFailed is the outcome of a child that could not be started.
+func (s *supervisor) startFailed(command string, err error) outcome {
+	code := startFailureStatus(err)
+	s.log.Error("cannot start the child", "command", command, "err", err, "exit_code", code)
+	return outcome{code, fmt.Sprintf("cannot start %s: %v", command, err), causeFailure}
+}
+
 // callDeathURLs starts calling KUBEXIT_DEATH_URLS, if any, for d.
 func (s *supervisor) callDeathURLs(d death) {
 	if len(s.cfg.DeathURLs) == 0 {
 		return
 	}
-	s.deathCalls.Add(1)
-	go func() {
-		defer s.deathCalls.Done()
-		if err := callDeathURLs(context.Background(), s.cfg.DeathURLs, s.cfg.DeathURLMethod, s.log.With("dep", d.Dep)); err != nil {
+	s.deathCalls.Go(func() {
+		if err := callDeathURLs(context.Background(), s.deathURLs, s.cfg.DeathURLs, s.cfg.DeathURLMethod, s.log.With("dep", d.Dep)); err != nil {
 			s.deathCallsFailed.Store(true)
 		}
-	}()
+	})
 }
 
 // waitDeathCalls waits for the death URL calls in flight; false if any failed.
@@ -375,12 +454,14 @@ func (s *supervisor) waitDeathCalls() bool {
 	return !s.deathCallsFailed.Load()
 }
 
-// startFailed records and reports a child that could not be started.
-func (s *supervisor) startFailed(command string, err error) int {
-	code := startFailureStatus(err)
-	s.log.Error("cannot start the child", "command", command, "err", err, "exit_code", code)
-	s.recordDeath(code)
-	return s.exit(code, fmt.Sprintf("cannot start %s: %v", command, err))
+// recordBirth writes Born.
+func (s *supervisor) recordBirth() error {
+	now := time.Now()
+	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, tombstone{Born: &now}); err != nil {
+		return err
+	}
+	s.born = &now
+	return nil
 }
 
 // recordDeath writes Died and ExitCode (keeping Born if the child was born).
@@ -396,13 +477,13 @@ func (s *supervisor) recordDeath(code int) {
 	}
 }
 
-// exit writes the reason for kubexit's exit, one line, to the termination
-// log (Kubernetes shows it in the container's status as its termination
-// message) and returns code.
-func (s *supervisor) exit(code int, reason string) int {
+// writeTerminationMessage writes the reason for kubexit's exit, one line, to
+// the termination log: Kubernetes shows it in the container's status as its
+// termination message.
+func (s *supervisor) writeTerminationMessage(code int, reason string) {
 	path := s.cfg.TerminationLog
 	if path == "" {
-		return code
+		return
 	}
 	flags := os.O_WRONLY | os.O_TRUNC
 	if s.cfg.TerminationLogExplicit {
@@ -414,8 +495,9 @@ func (s *supervisor) exit(code int, reason string) int {
 		if s.cfg.TerminationLogExplicit {
 			s.log.Warn("cannot write the termination message", "path", path, "err", err)
 		}
-		return code
+		return
 	}
+	defer f.Close()
 	msg := oneLine(fmt.Sprintf("kubexit: exit %d: %s", code, reason))
 	if len(msg) > maxTerminationMessage {
 		msg = msg[:maxTerminationMessage-3] + "..."
@@ -423,8 +505,6 @@ func (s *supervisor) exit(code int, reason string) int {
 	if _, err := f.WriteString(msg + "\n"); err != nil {
 		s.log.Warn("cannot write the termination message", "path", path, "err", err)
 	}
-	f.Close()
-	return code
 }
 
 // maxTerminationMessage is what Kubernetes keeps of a termination message.
@@ -436,48 +516,4 @@ func describeStatus(code int) string {
 		return fmt.Sprintf("%d (%s)", code, signalName(syscall.Signal(code-128)))
 	}
 	return fmt.Sprint(code)
-}
-
-// newLogger logs to stderr only (stdout is the child's). Text lines start
-// with "kubexit: " so they stand out among the child's.
-func newLogger(w io.Writer, cfg config) *slog.Logger {
-	if cfg.LogOff {
-		return slog.New(slog.DiscardHandler)
-	}
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	var h slog.Handler
-	if cfg.LogFormat == "json" {
-		h = slog.NewJSONHandler(w, opts).WithAttrs([]slog.Attr{slog.String("logger", "kubexit")})
-	} else {
-		h = slog.NewTextHandler(&prefixWriter{w: w, prefix: []byte("kubexit: ")}, opts)
-	}
-	l := slog.New(h)
-	if cfg.Name != "" {
-		l = l.With("name", cfg.Name)
-	}
-	return l
-}
-
-// prefixWriter prepends a prefix to each write; slog writes one record, one
-// line, per call.
-type prefixWriter struct {
-	w      io.Writer
-	prefix []byte
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	line := make([]byte, 0, len(p.prefix)+len(b))
-	line = append(append(line, p.prefix...), b...)
-	if _, err := p.w.Write(line); err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
-// unjoin splits an errors.Join result back into its parts.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }

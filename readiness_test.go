@@ -8,9 +8,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,8 +58,6 @@ func asPod(t *testing.T, p *corev1.Pod) *pod {
 	return out
 }
 
-func boolPtr(b bool) *bool { return &b }
-
 func running(name string, ready bool, started *bool) corev1.ContainerStatus {
 	return corev1.ContainerStatus{Name: name, Ready: ready, Started: started,
 		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
@@ -75,20 +75,20 @@ func TestReadinessEvaluate(t *testing.T) {
 		ready      bool
 		wantReason string
 	}{
-		{"ready container", []corev1.ContainerStatus{running("db", true, boolPtr(true))}, nil, "db", true, ""},
-		{"running not ready", []corev1.ContainerStatus{running("db", false, boolPtr(true))}, nil, "db", false, "running, not ready"},
-		{"startup probe pending", []corev1.ContainerStatus{running("db", false, boolPtr(false))}, nil, "db", false, "running, not started (startup probe not passed yet)"},
+		{"ready container", []corev1.ContainerStatus{running("db", true, ptr(true))}, nil, "db", true, ""},
+		{"running not ready", []corev1.ContainerStatus{running("db", false, ptr(true))}, nil, "db", false, "running, not ready"},
+		{"startup probe pending", []corev1.ContainerStatus{running("db", false, ptr(false))}, nil, "db", false, "running, not started (startup probe not passed yet)"},
 		{"no status", nil, nil, "db", false, "not found in pod status"},
 		{"crash loop", []corev1.ContainerStatus{waitingCrash}, nil, "proxy", false, "waiting (CrashLoopBackOff, last exit code 2)"},
 		{"image pull", []corev1.ContainerStatus{{Name: "db", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}}}, nil, "db", false, "waiting (ImagePullBackOff)"},
 		{"terminated", []corev1.ContainerStatus{{Name: "db", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed", ExitCode: 0}}}}, nil, "db", false, "terminated (Completed, exit code 0)"},
 		{"empty state", []corev1.ContainerStatus{{Name: "db"}}, nil, "db", false, "not started"},
-		{"sidecar without probe started", nil, []corev1.ContainerStatus{running("mesh", false, boolPtr(true))}, "mesh", true, ""},
-		{"sidecar without probe not started", nil, []corev1.ContainerStatus{running("mesh", false, boolPtr(false))}, "mesh", false, "running, not started (startup probe not passed yet)"},
+		{"sidecar without probe started", nil, []corev1.ContainerStatus{running("mesh", false, ptr(true))}, "mesh", true, ""},
+		{"sidecar without probe not started", nil, []corev1.ContainerStatus{running("mesh", false, ptr(false))}, "mesh", false, "running, not started (startup probe not passed yet)"},
 		{"sidecar ready", nil, []corev1.ContainerStatus{running("mesh", true, nil)}, "mesh", true, ""},
 		{"sidecar status among containers does not count", []corev1.ContainerStatus{running("mesh", true, nil)}, nil, "mesh", false, "not found in pod status"},
-		{"probed sidecar started, not ready", nil, []corev1.ContainerStatus{running("probed", false, boolPtr(true))}, "probed", false, "running, not ready"},
-		{"probed sidecar ready", nil, []corev1.ContainerStatus{running("probed", true, boolPtr(true))}, "probed", true, ""},
+		{"probed sidecar started, not ready", nil, []corev1.ContainerStatus{running("probed", false, ptr(true))}, "probed", false, "running, not ready"},
+		{"probed sidecar ready", nil, []corev1.ContainerStatus{running("probed", true, ptr(true))}, "probed", true, ""},
 		{"sidecar waiting", nil, []corev1.ContainerStatus{{Name: "mesh", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}}, "mesh", false, "waiting (PodInitializing)"},
 	}
 	for _, c := range cases {
@@ -110,16 +110,22 @@ func TestReadinessCheckContainers(t *testing.T) {
 		name, self string
 		deps       []string
 		want       []string // substrings; none means no error
+		warning    string   // a substring; "" means no warning
 	}{
-		{"containers and sidecars", "app", []string{"db", "mesh", "probed"}, nil},
-		{"kubexit in a sidecar", "mesh", []string{"db"}, nil},
-		{"unknown dep", "app", []string{"db", "nosuch"}, []string{"pod ns/pod: birth dep nosuch (KUBEXIT_BIRTH_DEPS) is not a container of the pod; the pod's containers: setup (init), mesh (sidecar), probed (sidecar), app, db, proxy"}},
-		{"unknown name", "nosuch", []string{"db"}, []string{"KUBEXIT_NAME nosuch is not a container of the pod"}},
-		{"plain init dep", "app", []string{"setup"}, []string{"birth dep setup is an init container that runs to completion"}},
-		{"all at once", "nosuch", []string{"x", "setup"}, []string{"birth dep x (", "birth dep setup is", "KUBEXIT_NAME nosuch"}},
+		{"containers and sidecars", "app", []string{"db", "mesh", "probed"}, nil, ""},
+		{"kubexit in a sidecar", "mesh", []string{"db"}, nil, ""},
+		{"unknown dep", "app", []string{"db", "nosuch"}, []string{"pod ns/pod: birth dep nosuch (KUBEXIT_BIRTH_DEPS) is not a container of the pod; the pod's containers: setup (init), mesh (sidecar), probed (sidecar), app, db, proxy"}, ""},
+		// The original accepts such a name: only a warning, so that a pod
+		// that works with it keeps working.
+		{"unknown name", "nosuch", []string{"db"}, nil, "pod ns/pod: KUBEXIT_NAME nosuch is not a container of the pod (it should be this container's name); the pod's containers: setup (init), mesh (sidecar), probed (sidecar), app, db, proxy"},
+		{"plain init dep", "app", []string{"setup"}, []string{"birth dep setup is an init container that runs to completion"}, ""},
+		{"all at once", "nosuch", []string{"x", "setup"}, []string{"birth dep x (", "birth dep setup is"}, "KUBEXIT_NAME nosuch"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := checkPodContainers(pod, config{Name: c.self, BirthDeps: c.deps}, "ns")
+			warning, err := checkPodContainers(pod, c.deps, c.self, "ns")
+			if (warning != "") != (c.warning != "") || !strings.Contains(warning, c.warning) || strings.Contains(warning, "\n") {
+				t.Errorf("warning %q, want one line with %q", warning, c.warning)
+			}
 			if len(c.want) == 0 {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -186,19 +192,19 @@ func TestReadinessTokenIdentity(t *testing.T) {
 }
 
 func TestReadinessNamespace(t *testing.T) {
-	old := serviceAccountNamespaceFile
-	t.Cleanup(func() { serviceAccountNamespaceFile = old })
-	serviceAccountNamespaceFile = filepath.Join(t.TempDir(), "namespace")
+	t.Parallel()
+	env := apiEnv{getenv: envFunc(nil), saDir: t.TempDir()}
+	file := filepath.Join(env.saDir, "namespace")
 
-	if ns, err := podNamespace("given"); ns != "given" || err != nil {
+	if ns, err := podNamespace(env, "given"); ns != "given" || err != nil {
 		t.Errorf("podNamespace(given) = %q, %v", ns, err)
 	}
-	_, err := podNamespace("")
-	if err == nil || !strings.Contains(err.Error(), "KUBEXIT_NAMESPACE") || !strings.Contains(err.Error(), serviceAccountNamespaceFile) {
+	_, err := podNamespace(env, "")
+	if err == nil || !strings.Contains(err.Error(), "KUBEXIT_NAMESPACE") || !strings.Contains(err.Error(), file) {
 		t.Errorf("no namespace: err = %v, want one naming KUBEXIT_NAMESPACE and the file", err)
 	}
-	os.WriteFile(serviceAccountNamespaceFile, []byte("from-sa\n"), 0o644)
-	if ns, err := podNamespace(""); ns != "from-sa" || err != nil {
+	os.WriteFile(file, []byte("from-sa\n"), 0o644)
+	if ns, err := podNamespace(env, ""); ns != "from-sa" || err != nil {
 		t.Errorf("podNamespace from file = %q, %v", ns, err)
 	}
 }
@@ -267,8 +273,9 @@ func statusAnswer(code int, reason metav1.StatusReason, msg string) func(w http.
 	}
 }
 
-// useFakeAPI points KUBECONFIG at the fake server, with token.
-func useFakeAPI(t testing.TB, f *fakeAPI, token string) {
+// fakeAPIEnv is an API environment whose KUBECONFIG points at the fake
+// server, with token.
+func fakeAPIEnv(t testing.TB, f *fakeAPI, token string) apiEnv {
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	user := "{}"
 	if token != "" {
@@ -281,8 +288,12 @@ users: [{name: u, user: %s}]
 contexts: [{name: c, context: {cluster: c, user: u}}]
 current-context: c
 `, f.srv.URL, user)), 0o600)
-	t.Setenv("KUBECONFIG", kc)
-	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	return apiEnv{getenv: envFunc(map[string]string{"KUBECONFIG": kc}), saDir: t.TempDir()}
+}
+
+// birthWait runs the supervisor's birth wait for cfg in env.
+func birthWait(ctx context.Context, env apiEnv, cfg config, log *slog.Logger) error {
+	return (&supervisor{cfg: cfg, api: env, log: log}).birthWait(ctx)
 }
 
 func readinessConfig(deps ...string) config {
@@ -296,12 +307,13 @@ func captureLog() (*slog.Logger, *syncBuffer) {
 }
 
 func TestReadinessRetriesThenReady(t *testing.T) {
+	t.Parallel()
 	f := newFakeAPI(t)
-	useFakeAPI(t, f, "")
+	env := fakeAPIEnv(t, f, "")
 	notReady := testPod()
-	notReady.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", false, boolPtr(true))}
+	notReady.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", false, ptr(true))}
 	ready := testPod()
-	ready.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", true, boolPtr(true))}
+	ready.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", true, ptr(true))}
 	unavailable := statusAnswer(503, metav1.StatusReasonServiceUnavailable, "etcd is down")
 	f.script(unavailable, unavailable, unavailable,
 		statusAnswer(500, metav1.StatusReasonInternalError, "boom"),
@@ -310,7 +322,7 @@ func TestReadinessRetriesThenReady(t *testing.T) {
 		podAnswer(notReady), podAnswer(notReady), podAnswer(ready))
 
 	log, buf := captureLog()
-	if err := waitForBirthDeps(context.Background(), readinessConfig("db"), log); err != nil {
+	if err := birthWait(context.Background(), env, readinessConfig("db"), log); err != nil {
 		t.Fatalf("waitForBirthDeps: %v\nlog:\n%s", err, buf)
 	}
 	if n := f.count(); n != 9 {
@@ -336,6 +348,7 @@ func TestReadinessRetriesThenReady(t *testing.T) {
 }
 
 func TestReadinessFailFast(t *testing.T) {
+	t.Parallel()
 	pod := testPod()
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", true, nil)}
 	cases := []struct {
@@ -368,10 +381,10 @@ func TestReadinessFailFast(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFakeAPI(t)
-			useFakeAPI(t, f, c.token)
+			env := fakeAPIEnv(t, f, c.token)
 			f.script(c.answer)
 			log, buf := captureLog()
-			err := waitForBirthDeps(context.Background(), c.cfg, log)
+			err := birthWait(context.Background(), env, c.cfg, log)
 			if err == nil {
 				t.Fatalf("no error; log:\n%s", buf)
 			}
@@ -397,18 +410,19 @@ func TestReadinessFailFast(t *testing.T) {
 }
 
 func TestReadinessTimeout(t *testing.T) {
+	t.Parallel()
 	f := newFakeAPI(t)
-	useFakeAPI(t, f, "")
+	env := fakeAPIEnv(t, f, "")
 	pod := testPod()
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{
-		running("db", false, boolPtr(true)),
+		running("db", false, ptr(true)),
 		{Name: "proxy", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}},
 	}
 	cfg := readinessConfig("proxy", "db", "mesh")
 	cfg.BirthTimeout = 300 * time.Millisecond
 
 	f.script(podAnswer(pod))
-	err := waitForBirthDeps(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	err := birthWait(context.Background(), env, cfg, slog.New(slog.DiscardHandler))
 	want := "birth deps not ready after 300ms: proxy: waiting (CrashLoopBackOff); db: running, not ready; mesh: not found in pod status"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)
@@ -416,28 +430,29 @@ func TestReadinessTimeout(t *testing.T) {
 
 	// Never read: the last API error says why.
 	f.script(statusAnswer(503, metav1.StatusReasonServiceUnavailable, "etcd is down"))
-	err = waitForBirthDeps(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	err = birthWait(context.Background(), env, cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.HasPrefix(err.Error(), "birth deps not ready after 300ms: proxy, db, mesh: pod ns/pod could not be read: ") || !strings.Contains(err.Error(), "etcd is down") {
 		t.Errorf("err = %v", err)
 	}
 
 	// Read once, then failing: both.
 	f.script(podAnswer(pod), statusAnswer(503, metav1.StatusReasonServiceUnavailable, "etcd is down"))
-	err = waitForBirthDeps(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	err = birthWait(context.Background(), env, cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "db: running, not ready") || !strings.Contains(err.Error(), "the last attempt failed") {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func TestReadinessCancel(t *testing.T) {
+	t.Parallel()
 	f := newFakeAPI(t)
-	useFakeAPI(t, f, "")
+	env := fakeAPIEnv(t, f, "")
 	f.script(podAnswer(testPod()))
 	cfg := readinessConfig("db")
 	cfg.BirthTimeout = 0 // forever
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- waitForBirthDeps(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- birthWait(ctx, env, cfg, slog.New(slog.DiscardHandler)) }()
 	waitFor(t, "a few GETs", func() bool { return f.count() >= 3 })
 	cancel()
 	select {
@@ -453,13 +468,14 @@ func TestReadinessCancel(t *testing.T) {
 // With the API server gone, kubexit retries with growing delays: the number
 // of attempts in a second stays small.
 func TestReadinessBackoffOnConnectionRefused(t *testing.T) {
+	t.Parallel()
 	f := newFakeAPI(t)
-	useFakeAPI(t, f, "")
+	env := fakeAPIEnv(t, f, "")
 	f.srv.Close() // connection refused from now on
 	cfg := readinessConfig("db")
 	cfg.BirthTimeout = 1500 * time.Millisecond
 	log, buf := captureLog()
-	err := waitForBirthDeps(context.Background(), cfg, log)
+	err := birthWait(context.Background(), env, cfg, log)
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("err = %v, want a timeout naming connection refused", err)
 	}
@@ -471,18 +487,17 @@ func TestReadinessBackoffOnConnectionRefused(t *testing.T) {
 }
 
 func TestReadinessNoCredentials(t *testing.T) {
-	t.Setenv("KUBECONFIG", "")
-	t.Setenv("KUBERNETES_SERVICE_HOST", "")
-	t.Setenv("HOME", t.TempDir())
-	err := waitForBirthDeps(context.Background(), readinessConfig("db"), slog.New(slog.DiscardHandler))
+	t.Parallel()
+	env := apiEnv{getenv: envFunc(map[string]string{"HOME": t.TempDir()}), saDir: t.TempDir()}
+	err := birthWait(context.Background(), env, readinessConfig("db"), slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "no Kubernetes API credentials") || !strings.Contains(err.Error(), "KUBECONFIG is not set") {
 		t.Errorf("err = %v", err)
 	}
 
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	os.WriteFile(kc, []byte("this: [is not a kubeconfig"), 0o600)
-	t.Setenv("KUBECONFIG", kc)
-	err = waitForBirthDeps(context.Background(), readinessConfig("db"), slog.New(slog.DiscardHandler))
+	env.getenv = envFunc(map[string]string{"KUBECONFIG": kc})
+	err = birthWait(context.Background(), env, readinessConfig("db"), slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "cannot use kubeconfig "+kc) || strings.Contains(err.Error(), "\n") {
 		t.Errorf("err = %v", err)
 	}
@@ -503,19 +518,62 @@ func BenchmarkBirthWaitRequests(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			f := newFakeAPI(b)
-			useFakeAPI(b, f, "")
+			env := fakeAPIEnv(b, f, "")
 			cfg := readinessConfig("proxy")
-			cfg.ReadinessInterval = defaultReadinessInterval
+			cfg.ReadinessInterval = time.Second // the default
 			cfg.BirthTimeout = 10 * time.Second
 			var total int
 			for i := 0; i < b.N; i++ {
 				f.script(tc.answer)
-				waitForBirthDeps(context.Background(), cfg, slog.New(slog.DiscardHandler))
+				birthWait(context.Background(), env, cfg, slog.New(slog.DiscardHandler))
 				total += f.count()
 			}
 			b.ReportMetric(float64(total)/float64(b.N), "requests/10s")
 			b.ReportMetric(float64(total)/float64(b.N)/10, "requests/s")
 			b.ReportMetric(0, "ns/op")
 		})
+	}
+}
+
+// In a pod: the API server from KUBERNETES_SERVICE_HOST and _PORT, over TLS
+// with the service account's CA, its token and its namespace.
+func TestReadinessInCluster(t *testing.T) {
+	t.Parallel()
+	var auth []string
+	var mu sync.Mutex
+	pod := testPod()
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", true, nil)}
+	answer := podAnswer(pod)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		answer(w)
+	}))
+	t.Cleanup(srv.Close)
+	sa := t.TempDir()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	os.WriteFile(filepath.Join(sa, "ca.crt"), ca, 0o644)
+	os.WriteFile(filepath.Join(sa, "token"), []byte("sa-token"), 0o600)
+	os.WriteFile(filepath.Join(sa, "namespace"), []byte("ns"), 0o644)
+	host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	env := apiEnv{getenv: envFunc(map[string]string{"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port}), saDir: sa}
+
+	cfg := readinessConfig("db")
+	cfg.Namespace = "" // from the service account
+	if err := birthWait(context.Background(), env, cfg, discardLogger()); err != nil {
+		t.Fatalf("birth wait in cluster: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(auth) != 1 || auth[0] != "GET /api/v1/namespaces/ns/pods/pod Bearer sa-token" {
+		t.Errorf("requests: %q", auth)
+	}
+
+	// No token: what to fix.
+	os.Remove(filepath.Join(sa, "token"))
+	err := birthWait(context.Background(), env, cfg, discardLogger())
+	if err == nil || !strings.Contains(err.Error(), "cannot use its service account") || !strings.Contains(err.Error(), "automountServiceAccountToken") {
+		t.Errorf("without a token: %v", err)
 	}
 }

@@ -27,7 +27,7 @@ type pollTicker interface {
 // runtime's sysmon thread too (it sleeps only until the next timer) and, often,
 // a spinning scheduler thread: ~5 context switches a tick on the 2-core CI
 // VM, where a timerfd read through the poller wakes ~3, and CPU fell in step
-// (hack/bench; figures in the README's Footprint section).
+// (hack/bench; figures in docs/performance.md).
 func newPollTicker(ctx context.Context, interval time.Duration, log *slog.Logger) pollTicker {
 	t, err := newTimerfdTicker(ctx, interval)
 	if err == nil {
