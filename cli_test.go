@@ -38,34 +38,6 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// Every variable parseConfig reads is documented in --help's list and in the
-// README, and nothing documented is unread.
-func TestVariablesDocumented(t *testing.T) {
-	read := map[string]bool{}
-	parseConfig(func(k string) string { read[k] = true; return "" })
-	listed := map[string]bool{}
-	for _, v := range variables {
-		listed[v.Name] = true
-	}
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name := range read {
-		if !listed[name] {
-			t.Errorf("%s is read but not in variables (--help)", name)
-		}
-	}
-	for name := range listed {
-		if !read[name] {
-			t.Errorf("%s is in variables but parseConfig never reads it", name)
-		}
-		if !strings.Contains(string(readme), "`"+name+"`") {
-			t.Errorf("%s is not in README.md's table", name)
-		}
-	}
-}
-
 // --version prints the version set at build time with -ldflags -X, and the
 // Go version.
 func TestVersion(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -142,5 +143,59 @@ func TestParseConfigLogOff(t *testing.T) {
 		if err != nil || !cfg.LogOff {
 			t.Errorf("KUBEXIT_LOG_LEVEL=%s: LogOff=%v err=%v", v, cfg.LogOff, err)
 		}
+	}
+}
+
+// The variables table is the one source of each variable: parseConfig reads
+// exactly its rows, and the README's configuration table has a row for each,
+// with the same default.
+func TestVariablesDocumented(t *testing.T) {
+	t.Parallel()
+	read := map[string]bool{}
+	parseConfig(func(k string) string { read[k] = true; return "" })
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // name: the README's default cell
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) > 3 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`KUBEXIT_") {
+			rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = strings.TrimSpace(cells[2])
+		}
+	}
+	listed := map[string]bool{}
+	for _, v := range variables {
+		listed[v.Name] = true
+		if !read[v.Name] {
+			t.Errorf("%s is in variables but parseConfig never reads it", v.Name)
+		}
+		cell, ok := rows[v.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s has no row in README.md's configuration table", v.Name)
+		case v.Default != "" && cell != "`"+v.Default+"`":
+			t.Errorf("%s: README.md's default is %s, want `%s`", v.Name, cell, v.Default)
+		case v.Default == "" && strings.Contains(cell, "`"):
+			t.Errorf("%s: README.md's default is %s, but it has none", v.Name, cell)
+		}
+	}
+	for name := range read {
+		if !listed[name] {
+			t.Errorf("%s is read but not in variables", name)
+		}
+	}
+	for name := range rows {
+		if !listed[name] {
+			t.Errorf("README.md's configuration table has %s, which is not a variable", name)
+		}
+	}
+}
+
+// Every default in the table parses: it is what kubexit runs with.
+func TestVariableDefaultsParse(t *testing.T) {
+	t.Parallel()
+	if _, err := parseVariables(envFunc(nil), variables); err != nil {
+		t.Errorf("defaults: %v", err)
 	}
 }
