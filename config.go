@@ -74,7 +74,7 @@ type variable struct {
 
 // variables lists every KUBEXIT_* variable, in --help's order.
 var variables = []variable{
-	{"KUBEXIT_NAME", "", "(required)", "this container's name: its tombstone is <graveyard>/<name>", parseName},
+	{"KUBEXIT_NAME", "", "(required)", "this container's name: its tombstone is <graveyard>/<name>", validated(validateName, func(c *config) *string { return &c.Name })},
 	{"KUBEXIT_GRAVEYARD", defaultGraveyard, "", "the shared directory of tombstones", parseGraveyard},
 	{"KUBEXIT_DEATH_DEPS", "", "", "comma list of names: when one dies, TERM the child", nameList(func(c *config) *[]string { return &c.DeathDeps })},
 	{"KUBEXIT_GRACE_PERIOD", "30s", "", "time between that TERM and KILL", duration(zeroOK, func(c *config) *time.Duration { return &c.GracePeriod })},
@@ -88,8 +88,8 @@ var variables = []variable{
 	{"KUBEXIT_BIRTH_DEPS", "", "", "comma list of this pod's containers that must be Ready before the child starts", nameList(func(c *config) *[]string { return &c.BirthDeps })},
 	{"KUBEXIT_BIRTH_TIMEOUT", "30s", "", "how long to wait for them; 0 waits forever", duration(zeroOK, func(c *config) *time.Duration { return &c.BirthTimeout })},
 	{"KUBEXIT_READINESS_INTERVAL", "1s", "", "how often the pod is read while waiting", duration(positive, func(c *config) *time.Duration { return &c.ReadinessInterval })},
-	{"KUBEXIT_POD_NAME", "", "", "this pod's name (downward API: metadata.name); required with birth deps", parsePodName},
-	{"KUBEXIT_NAMESPACE", "", "(service account's)", "this pod's namespace (downward API: metadata.namespace)", parseNamespace},
+	{"KUBEXIT_POD_NAME", "", "", "this pod's name (downward API: metadata.name); required with birth deps", validated(validateSubdomain, func(c *config) *string { return &c.PodName })},
+	{"KUBEXIT_NAMESPACE", "", "(service account's)", "this pod's namespace (downward API: metadata.namespace)", validated(validateName, func(c *config) *string { return &c.Namespace })},
 	{"KUBEXIT_PREFLIGHT", "false", "", "run the --check preflight at start-up; on failure exit 1 without starting the child", boolean(func(c *config) *bool { return &c.Preflight })},
 	{"KUBEXIT_PROCESS_GROUP", "false", "", "run the child in its own process group and signal the whole group", boolean(func(c *config) *bool { return &c.ProcessGroup })},
 	{"KUBEXIT_SUBREAPER", "false", "", "reap orphaned zombies (always done as PID 1)", boolean(func(c *config) *bool { return &c.Subreaper })},
@@ -186,12 +186,15 @@ func checkConfig(cfg config, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
-func parseName(c *config, v string) error {
-	if err := validateName(v); err != nil {
-		return err
+// validated stores a value that check accepts into *field(c).
+func validated(check func(string) error, field func(*config) *string) func(*config, string) error {
+	return func(c *config, v string) error {
+		if err := check(v); err != nil {
+			return err
+		}
+		*field(c) = v
+		return nil
 	}
-	c.Name = v
-	return nil
 }
 
 func parseGraveyard(c *config, v string) error {
@@ -205,20 +208,7 @@ func parseGraveyard(c *config, v string) error {
 // container name.
 func nameList(field func(*config) *[]string) func(*config, string) error {
 	return func(c *config, raw string) error {
-		var out, problems []string
-		seen := map[string]bool{}
-		for _, item := range strings.Split(raw, ",") {
-			item = strings.TrimSpace(item)
-			if item == "" || seen[item] {
-				continue
-			}
-			if err := validateName(item); err != nil {
-				problems = append(problems, fmt.Sprintf("item %q: %v", item, err))
-				continue
-			}
-			seen[item] = true
-			out = append(out, item)
-		}
+		out, problems := splitList(raw, validateName)
 		*field(c) = out
 		if len(problems) > 0 {
 			return errors.New(strings.Join(problems, "; "))
@@ -292,22 +282,6 @@ func parseDeathURLMethodVar(c *config, v string) error {
 	m, err := parseDeathURLMethod(v)
 	c.DeathURLMethod = m
 	return err
-}
-
-func parsePodName(c *config, v string) error {
-	if err := validateSubdomain(v); err != nil {
-		return err
-	}
-	c.PodName = v
-	return nil
-}
-
-func parseNamespace(c *config, v string) error {
-	if err := validateName(v); err != nil {
-		return err
-	}
-	c.Namespace = v
-	return nil
 }
 
 func parseLogFormat(c *config, v string) error {

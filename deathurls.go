@@ -63,20 +63,7 @@ const (
 // with it, on one line, then what is wanted; the caller adds the variable's
 // name and value.
 func parseDeathURLs(raw string) ([]string, error) {
-	var out, problems []string
-	seen := map[string]bool{}
-	for _, item := range strings.Split(raw, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" || seen[item] {
-			continue
-		}
-		seen[item] = true
-		if err := validateDeathURL(item); err != nil {
-			problems = append(problems, fmt.Sprintf("item %q: %v", item, err))
-			continue
-		}
-		out = append(out, item)
-	}
+	out, problems := splitList(raw, validateDeathURL)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s (want absolute http or https URLs, such as http://127.0.0.1:15020/quitquitquit)", strings.Join(problems, "; "))
 	}

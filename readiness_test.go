@@ -577,3 +577,30 @@ func TestReadinessInCluster(t *testing.T) {
 		t.Errorf("without a token: %v", err)
 	}
 }
+
+// A KUBEXIT_NAME that is not a container of the pod: one warning that names
+// the pod's containers, and the wait goes on to its end (the original accepts
+// such a name, so a pod that works with it must not crash-loop).
+func TestReadinessUnknownSelfWarnsAndWaits(t *testing.T) {
+	t.Parallel()
+	f := newFakeAPI(t)
+	env := fakeAPIEnv(t, f, "")
+	notReady, ready := testPod(), testPod()
+	notReady.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", false, ptr(true))}
+	ready.Status.ContainerStatuses = []corev1.ContainerStatus{running("db", true, ptr(true))}
+	f.script(podAnswer(notReady), podAnswer(notReady), podAnswer(ready))
+	cfg := readinessConfig("db")
+	cfg.Name = "renamed"
+	log, buf := captureLog()
+	if err := birthWait(context.Background(), env, cfg, log); err != nil {
+		t.Fatalf("birth wait: %v\nlog:\n%s", err, buf)
+	}
+	logs := buf.String()
+	if n := strings.Count(logs, "level=WARN"); n != 1 || !strings.Contains(logs, "KUBEXIT_NAME renamed is not a container of the pod") ||
+		!strings.Contains(logs, "the pod's containers: setup (init), mesh (sidecar), probed (sidecar), app, db, proxy") {
+		t.Errorf("want one warning naming the pod's containers:\n%s", logs)
+	}
+	if n := f.count(); n != 3 {
+		t.Errorf("%d GETs, want 3", n)
+	}
+}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
@@ -59,6 +60,26 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// splitList splits a comma list: spaces around items are trimmed, empty
+// items and duplicates dropped. Items that check refuses are left out, and
+// each is named, once, in problems ("item %q: why").
+func splitList(raw string, check func(string) error) (items, problems []string) {
+	seen := map[string]bool{}
+	for _, item := range strings.Split(raw, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" || seen[item] {
+			continue
+		}
+		seen[item] = true
+		if err := check(item); err != nil {
+			problems = append(problems, fmt.Sprintf("item %q: %v", item, err))
+			continue
+		}
+		items = append(items, item)
+	}
+	return items, problems
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
