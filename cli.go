@@ -134,7 +134,7 @@ type statusRow struct {
 	Born     *time.Time `json:"born,omitempty"`
 	Died     *time.Time `json:"died,omitempty"`
 	ExitCode *int       `json:"exitCode,omitempty"`
-	State    string     `json:"state"`           // born, died, not started, unreadable
+	State    string     `json:"state"`           // born, died, not started, lost, unreadable
 	Error    string     `json:"error,omitempty"` // why it is unreadable
 }
 
@@ -183,7 +183,8 @@ func readGraveyard(dir string) ([]statusRow, error) {
 		return nil, err
 	}
 	var rows []statusRow
-	buf := make([]byte, 0, 512)
+	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
+	locks, _ := lockTrusted(dir)
 	for _, e := range entries {
 		// Only tombstones: temporary files start with '.', and a name that
 		// is not a container name is not kubexit's.
@@ -198,15 +199,10 @@ func readGraveyard(dir string) ([]statusRow, error) {
 				row.Born, row.Died, row.ExitCode = t.Born, t.Died, t.ExitCode
 			}
 		}
-		switch {
-		case err != nil:
+		if err != nil {
 			row.State, row.Error = "unreadable", oneLine(err.Error())
-		case row.Died != nil && row.Born == nil:
-			row.State = "not started"
-		case row.Died != nil && !row.Born.After(*row.Died):
-			row.State = "died"
-		default:
-			row.State = "born"
+		} else {
+			row.State = lifeState(dir, row.Name, tombstone{Born: row.Born, Died: row.Died, ExitCode: row.ExitCode}, locks, lockBuf)
 		}
 		rows = append(rows, row)
 	}
@@ -308,11 +304,13 @@ func waitCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 }
 
 // awaitTombstone reads the tombstone at path every interval until it says
-// state ("born" or "died"); when ctx ends first, it returns what it saw last.
+// state: "born" (it has Born), or "died" (died, not started, or lost; born
+// again is alive). When ctx ends first, it returns what it saw last.
 func awaitTombstone(ctx context.Context, path, state string, interval time.Duration) (last string, ok bool) {
 	tick := newPollTicker(ctx, interval, discardLogger())
 	defer tick.stop()
-	buf := make([]byte, 0, 512)
+	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
+	dir, name := filepath.Split(path)
 	for {
 		data, err := readTombstoneFile(path, buf)
 		switch {
@@ -322,7 +320,9 @@ func awaitTombstone(ctx context.Context, path, state string, interval time.Durat
 				last = "tombstone not readable: " + oneLine(perr.Error())
 				break
 			}
-			if state == "born" && t.Born != nil || state == "died" && t.Died != nil {
+			locks, _ := lockTrusted(dir)
+			now := lifeState(dir, name, t, locks, lockBuf)
+			if state == "born" && t.Born != nil || state == "died" && now != stateBorn {
 				return "", true
 			}
 			last = "tombstone: " + t.String()

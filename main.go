@@ -287,7 +287,10 @@ func (s *supervisor) notStarted(d death, how string) outcome {
 	if s.noChild {
 		return s.deathWithoutChild(d)
 	}
-	s.log.Warn(fmt.Sprintf("death dep %s %s; not starting the child", d.Dep, how), "dep", d.Dep, "tombstone", d.Tombstone.String())
+	if d.Lost {
+		how += " (its kubexit ended without recording a death)"
+	}
+	s.log.Warn(fmt.Sprintf("death dep %s %s; not starting the child", d.Dep, how), "dep", d.Dep, "tombstone", d.String())
 	s.callDeathURLs(d)
 	return outcome{128 + int(syscall.SIGTERM), fmt.Sprintf("not started: death dep %s %s", d.Dep, how), causeDeathDep}
 }
@@ -315,7 +318,7 @@ func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan dea
 // deathWithoutChild calls the death URLs for d and waits for them: exit 0,
 // or 1 if a call failed.
 func (s *supervisor) deathWithoutChild(d death) outcome {
-	s.log.Info("death dep died", "dep", d.Dep, "tombstone", d.Tombstone.String())
+	s.log.Info("death dep died", "dep", d.Dep, "tombstone", d.String())
 	s.callDeathURLs(d)
 	if !s.waitDeathCalls() {
 		return outcome{exitInternal, fmt.Sprintf("death dep %s died; a death URL call failed", d.Dep), causeDeathDep}
@@ -369,7 +372,7 @@ func (s *supervisor) pending(signals <-chan os.Signal, deaths <-chan death) *out
 // death dep dies (KILL after the grace period), and returns when it exits.
 func (s *supervisor) supervise(c *child, exited <-chan int, signals <-chan os.Signal, deaths <-chan death) outcome {
 	var (
-		killedBy string // the death dep whose death terminated the child
+		killedBy string // the death that terminated the child: death.cause()
 		killed   bool   // the grace period ran out: SIGKILL sent
 		grace    <-chan time.Time
 	)
@@ -380,8 +383,8 @@ func (s *supervisor) supervise(c *child, exited <-chan int, signals <-chan os.Si
 		case sig := <-signals:
 			s.forward(c, sig)
 		case d := <-deaths:
-			killedBy = d.Dep
-			s.log.Info("death dep died; terminating the child", "dep", d.Dep, "tombstone", d.Tombstone.String(), "grace_period", s.cfg.GracePeriod)
+			killedBy = d.cause()
+			s.log.Info("death dep died; terminating the child", "dep", d.Dep, "tombstone", d.String(), "grace_period", s.cfg.GracePeriod)
 			s.callDeathURLs(d)
 			c.signal(syscall.SIGTERM)
 			grace = time.After(s.cfg.GracePeriod)
@@ -422,9 +425,9 @@ func (s *supervisor) childExited(c *child, code int, killedBy string, killed boo
 	}
 	switch {
 	case killed:
-		return outcome{code, fmt.Sprintf("child killed after the grace period (%v) because death dep %s died", s.cfg.GracePeriod, killedBy), causeDeathDep}
+		return outcome{code, fmt.Sprintf("child killed after the grace period (%v) because %s", s.cfg.GracePeriod, killedBy), causeDeathDep}
 	case killedBy != "":
-		return outcome{code, fmt.Sprintf("child terminated because death dep %s died; it exited %s", killedBy, describeStatus(code)), causeDeathDep}
+		return outcome{code, fmt.Sprintf("child terminated because %s; it exited %s", killedBy, describeStatus(code)), causeDeathDep}
 	}
 	return outcome{code, "child exited " + describeStatus(code), causeChild}
 }
@@ -454,9 +457,13 @@ func (s *supervisor) waitDeathCalls() bool {
 	return !s.deathCallsFailed.Load()
 }
 
-// recordBirth writes Born.
+// recordBirth takes this process's life lock, then writes Born: once Born
+// is there, a free lock means that the process is gone (lock.go).
 func (s *supervisor) recordBirth() error {
 	now := time.Now()
+	if _, err := holdLifeLock(s.cfg.Graveyard, s.cfg.Name, now); err != nil {
+		s.log.Warn("cannot hold this process's lock file; if kubexit is killed before it records a death, its siblings will not learn of it", "err", err)
+	}
 	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, tombstone{Born: &now}); err != nil {
 		return err
 	}

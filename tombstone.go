@@ -32,6 +32,28 @@ type tombstone struct {
 	ExitCode *int       `json:",omitempty"`
 }
 
+// States of a tombstone, as the watcher, --status and --wait judge it.
+const (
+	stateBorn       = "born"        // Born, and no Died since
+	stateDied       = "died"        // Died after Born
+	stateNotStarted = "not started" // Died without Born: the child never started
+	stateLost       = "lost"        // born, and its kubexit ended without recording a death (lock.go)
+)
+
+// state is what the tombstone alone says: born, died or not started. A
+// Born later than Died is a restarted process, alive again.
+func (t tombstone) state() string {
+	switch {
+	case t.Died == nil:
+		return stateBorn
+	case t.Born == nil:
+		return stateNotStarted
+	case t.Born.After(*t.Died):
+		return stateBorn
+	}
+	return stateDied
+}
+
 // maxTombstoneSize bounds what a reader loads: a tombstone is under 100 bytes,
 // and a dep must not make kubexit read a huge file every poll.
 const maxTombstoneSize = 64 << 10
@@ -136,7 +158,7 @@ func removeStaleTemps(dir, name string) {
 // and os.File adds a netpoller registration, fcntl calls and a finalizer to
 // each open. O_NONBLOCK keeps a FIFO put in the graveyard from blocking it.
 func readTombstoneFile(path string, buf []byte) ([]byte, error) {
-	fd, err := openRetry(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK)
+	fd, err := openRetry(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -170,9 +192,10 @@ func readTombstoneFile(path string, buf []byte) ([]byte, error) {
 	}
 }
 
-func openRetry(path string, flags int) (int, error) {
+// openRetry is open(2), retried on EINTR.
+func openRetry(path string, flags int, mode uint32) (int, error) {
 	for {
-		fd, err := syscall.Open(path, flags, 0)
+		fd, err := syscall.Open(path, flags, mode)
 		if err != syscall.EINTR {
 			return fd, err
 		}

@@ -31,11 +31,15 @@ type deathWatcher struct {
 	log      *slog.Logger
 	now      func() time.Time // time.Now, but for tests
 
-	buf    []byte // tombstone content
-	dirBuf []byte // directory entries, read and dropped
-	state  map[string]*depState
+	buf     []byte // tombstone content
+	lockBuf []byte // lock file content
+	dirBuf  []byte // directory entries, read and dropped
+	state   map[string]*depState
 	// dirErr is the last error listing the graveyard, logged when it changes.
 	dirErr string
+	// locks is whether a free lock file means a lost death (lock.go), decided
+	// once the graveyard exists; locksDecided is set then.
+	locks, locksDecided bool
 }
 
 // depState is what the watcher remembers of one dep between polls.
@@ -47,8 +51,15 @@ type depState struct {
 	// noted is set once a death that does not count (yet) has been logged.
 	noted bool
 	// diedAt is the Died time under KUBEXIT_DEATH_ON=final, and diedSeen
-	// when this watcher first saw it.
+	// when this watcher first saw it; for a lost death, both are when it was
+	// first seen.
 	diedAt, diedSeen time.Time
+	// lockWarned is set once a bad lock file has been logged.
+	lockWarned bool
+	// lockPath is the dep's lock file; lockWant what it holds for the life
+	// that parsed began (lockContent), nil until needed.
+	lockPath string
+	lockWant []byte
 }
 
 // Values of KUBEXIT_DEATH_ON: which deaths of a death dep count.
@@ -64,10 +75,33 @@ type deathPolicy struct {
 	Settle time.Duration
 }
 
-// death is a death dep's death, as its tombstone tells it.
+// death is a death dep's death, as its tombstone tells it. A lost death
+// (its kubexit ended without recording one: its lock is free) has the
+// tombstone's Born and ExitCode 137, as if killed: the real status is unknown.
 type death struct {
 	Dep       string
 	Tombstone tombstone
+	Lost      bool
+}
+
+// lostExitCode is the status reported for a lost death: killed (128+SIGKILL).
+const lostExitCode = 128 + 9
+
+// cause names the death for messages: "death dep main died", or how it was
+// lost.
+func (d death) cause() string {
+	if d.Lost {
+		return "death dep " + d.Dep + " died without a word (its kubexit ended without recording a death, as when killed)"
+	}
+	return "death dep " + d.Dep + " died"
+}
+
+// String describes the death for logs and messages.
+func (d death) String() string {
+	if d.Lost {
+		return d.Tombstone.String() + " (lost: its kubexit ended without recording a death; status unknown)"
+	}
+	return d.Tombstone.String()
 }
 
 func newDeathWatcher(dir string, deps []string, interval time.Duration, policy deathPolicy, log *slog.Logger) *deathWatcher {
@@ -79,11 +113,12 @@ func newDeathWatcher(dir string, deps []string, interval time.Duration, policy d
 		log:      log,
 		now:      time.Now,
 		buf:      make([]byte, 0, 512),
+		lockBuf:  make([]byte, 0, maxLockFileSize),
 		dirBuf:   make([]byte, 8192),
 		state:    make(map[string]*depState, len(deps)),
 	}
 	for _, d := range deps {
-		w.state[d] = &depState{}
+		w.state[d] = &depState{lockPath: filepath.Join(dir, lockFileName(d))}
 	}
 	return w
 }
@@ -99,8 +134,9 @@ func (w *deathWatcher) poll() (death, bool) {
 		w.dirErr = err.Error()
 		return death{}, false
 	}
-	if w.dirErr != "" {
-		w.dirErr = ""
+	w.dirErr = ""
+	if !w.locksDecided {
+		w.decideLocks()
 	}
 	for _, dep := range w.deps {
 		st := w.state[dep]
@@ -112,7 +148,7 @@ func (w *deathWatcher) poll() (death, bool) {
 		w.buf = data[:0]
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				*st = depState{}
+				*st = depState{lockPath: st.lockPath}
 				continue
 			}
 			if !st.unreadable {
@@ -132,7 +168,7 @@ func (w *deathWatcher) poll() (death, bool) {
 				continue
 			}
 			st.unreadable = false
-			st.parsed = t
+			st.parsed, st.lockWant = t, nil
 		}
 		if st.unreadable {
 			continue
@@ -146,48 +182,100 @@ func (w *deathWatcher) poll() (death, bool) {
 
 // judge applies KUBEXIT_DEATH_ON to a dep's readable tombstone.
 func (w *deathWatcher) judge(dep string, st *depState) (death, bool) {
-	t := st.parsed
-	if t.Died == nil || t.Born != nil && t.Born.After(*t.Died) {
-		// Alive, or born again: a restarted dep rewrites its tombstone
-		// with a new Born, which undoes a death that did not count.
-		if st.noted {
-			w.log.Info("death dep is alive again", "dep", dep, "tombstone", t.String())
+	d := death{Dep: dep, Tombstone: st.parsed}
+	if d.Tombstone.state() == stateBorn {
+		if !w.isLost(dep, st) {
+			// Alive, or born again: a restarted dep rewrites its tombstone
+			// with a new Born, which undoes a death that did not count.
+			if st.noted {
+				w.log.Info("death dep is alive again", "dep", dep, "tombstone", d.Tombstone.String())
+			}
+			st.noted, st.diedAt, st.diedSeen = false, time.Time{}, time.Time{}
+			return death{}, false
 		}
-		st.noted, st.diedAt, st.diedSeen = false, time.Time{}, time.Time{}
-		return death{}, false
+		code := lostExitCode
+		d.Lost, d.Tombstone.ExitCode = true, &code
 	}
 	switch w.policy.On {
 	case deathOnSuccess:
-		if t.ExitCode != nil && *t.ExitCode == 0 {
-			return death{Dep: dep, Tombstone: t}, true
+		if !d.Lost && d.Tombstone.ExitCode != nil && *d.Tombstone.ExitCode == 0 {
+			return d, true
 		}
-		if !st.noted {
-			st.noted = true
-			w.log.Info("death dep died unsuccessfully, which does not count with KUBEXIT_DEATH_ON=success; waiting for it to be restarted", "dep", dep, "tombstone", t.String())
-		}
+		w.noteOnce(st, "death dep died unsuccessfully, or with a status unknown, which does not count with KUBEXIT_DEATH_ON=success; waiting for it to be restarted", d)
 		return death{}, false
 	case deathOnFinal:
-		now := w.now()
-		if !st.diedAt.Equal(*t.Died) {
-			st.diedAt, st.diedSeen = *t.Died, now
+		if w.settled(st, d) {
+			return d, true
 		}
-		// The death counts once it has stood for the settle time: measured
-		// from Died (all containers of a pod share the node's clock), or
-		// from when it was first seen if Died lies in the future.
-		since := st.diedAt
-		if st.diedSeen.Before(since) {
-			since = st.diedSeen
-		}
-		if now.Sub(since) >= w.policy.Settle {
-			return death{Dep: dep, Tombstone: t}, true
-		}
-		if !st.noted {
-			st.noted = true
-			w.log.Info("death dep died; it counts if it is not born again within KUBEXIT_DEATH_SETTLE", "dep", dep, "tombstone", t.String(), "settle", w.policy.Settle)
-		}
+		w.noteOnce(st, "death dep died; it counts if it is not born again within KUBEXIT_DEATH_SETTLE", d, "settle", w.policy.Settle)
 		return death{}, false
 	}
-	return death{Dep: dep, Tombstone: t}, true
+	return d, true
+}
+
+// settled tells whether a death has stood for the settle time: measured
+// from Died (all containers of a pod share the node's clock), or from when
+// it was first seen if Died lies in the future or is unknown (lost).
+func (w *deathWatcher) settled(st *depState, d death) bool {
+	now := w.now()
+	diedAt := now
+	if !d.Lost {
+		diedAt = *d.Tombstone.Died
+	}
+	if st.diedSeen.IsZero() || !d.Lost && !st.diedAt.Equal(diedAt) {
+		st.diedAt, st.diedSeen = diedAt, now
+	}
+	since := st.diedAt
+	if st.diedSeen.Before(since) {
+		since = st.diedSeen
+	}
+	return now.Sub(since) >= w.policy.Settle
+}
+
+// noteOnce logs a death that does not count (yet), once.
+func (w *deathWatcher) noteOnce(st *depState, msg string, d death, attrs ...any) {
+	if st.noted {
+		return
+	}
+	st.noted = true
+	w.log.Info(msg, append([]any{"dep", d.Dep, "tombstone", d.String()}, attrs...)...)
+}
+
+// isLost tells whether a dep whose tombstone says it lives is in fact gone:
+// its lock file for that Born is free, and its tombstone, read again after
+// that, is unchanged (kubexit writes Died before its exit frees the lock, so
+// a death recorded at the last moment is seen with its status, at the next
+// poll).
+func (w *deathWatcher) isLost(dep string, st *depState) bool {
+	if !w.locks || st.parsed.Born == nil {
+		return false
+	}
+	if st.lockWant == nil {
+		st.lockWant = lockContent(*st.parsed.Born)
+	}
+	state, err := probeLock(st.lockPath, st.lockWant, w.lockBuf)
+	if err != nil && !st.lockWarned {
+		st.lockWarned = true
+		w.log.Warn("cannot use a death dep's lock file; judging it by its tombstone alone", "dep", dep, "err", err)
+	}
+	if state != lockFree {
+		return false
+	}
+	data, err := readTombstoneFile(filepath.Join(w.dir, dep), w.buf)
+	w.buf = data[:0]
+	return err == nil && bytes.Equal(data, st.content)
+}
+
+// decideLocks decides, once the graveyard exists, whether lost deaths can be
+// told from locks on its filesystem.
+func (w *deathWatcher) decideLocks() {
+	trusted, fs := lockTrusted(w.dir)
+	w.locks, w.locksDecided = trusted, true
+	if trusted {
+		w.log.Debug("lost deaths are detected by lock files", "graveyard", w.dir, "filesystem", fs)
+	} else {
+		w.log.Info("lost deaths (a dep's kubexit killed before it recorded Died) are not detected on this graveyard's filesystem: it does not share locks between mounts; deaths are judged by tombstones alone", "graveyard", w.dir, "filesystem", fs)
+	}
 }
 
 // list reads the graveyard's directory entries (getdents: no stat, no sort)
@@ -196,7 +284,7 @@ func (w *deathWatcher) judge(dep string, st *depState) (death, bool) {
 // tombstone in ~0.1 s, where a lookup by name alone is cached as "not found"
 // for 30 s.
 func (w *deathWatcher) list() error {
-	fd, err := openRetry(w.dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
+	fd, err := openRetry(w.dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: w.dir, Err: err}
 	}

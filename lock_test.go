@@ -1,0 +1,301 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// liveDep writes a tombstone for dep that says Born at born, and holds its
+// lock in this process; release frees the lock, as the exit of dep's
+// kubexit would.
+func liveDep(t *testing.T, dir, dep string, born time.Time) (release func()) {
+	t.Helper()
+	fd, err := holdLifeLock(dir, dep, born)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeTombstone(dir, dep, tombstone{Born: &born}); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	release = func() {
+		if released {
+			return
+		}
+		released = true
+		unix.Close(fd)
+		// A process that another test forks holds the descriptor until it
+		// execs (O_CLOEXEC), and the lock with it: wait until it is free.
+		path, want, buf := filepath.Join(dir, lockFileName(dep)), lockContent(born), make([]byte, 0, maxLockFileSize)
+		waitFor(t, "the lock freed", func() bool { s, _ := probeLock(path, want, buf); return s == lockFree })
+	}
+	t.Cleanup(release)
+	return release
+}
+
+func lockWatcher(t *testing.T, dir string, policy deathPolicy, deps ...string) (*deathWatcher, *syncBuffer) {
+	w, logs := testWatcher(dir, deps...)
+	w.policy = policy
+	if !w.locksDecided {
+		w.poll()
+	}
+	if !w.locks {
+		t.Fatalf("locks not trusted on %s: %s", dir, logs)
+	}
+	return w, logs
+}
+
+// A held lock is a live dep; a freed one, with the tombstone still saying
+// Born, a lost death: status unknown, reported as 137. Another process's
+// open of the lock file (the watcher's test) does not take or break it.
+func TestLockLostDeath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	release := liveDep(t, dir, "main", time.Now())
+	w, _ := lockWatcher(t, dir, deathPolicy{On: deathOnAny}, "main")
+	for i := 0; i < 1000; i++ {
+		if d, ok := w.poll(); ok {
+			t.Fatalf("poll %d: a live dep counted dead: %+v", i, d)
+		}
+	}
+	release()
+	d, ok := w.poll()
+	if !ok || !d.Lost || d.Tombstone.ExitCode == nil || *d.Tombstone.ExitCode != 137 {
+		t.Fatalf("after the lock was freed: %+v, %v; want a lost death with 137", d, ok)
+	}
+	if s := lifeState(dir, "main", d.Tombstone, true, make([]byte, 0, maxLockFileSize)); s != stateLost {
+		t.Errorf("lifeState = %s, want lost", s)
+	}
+}
+
+// A lock file that does not belong to the tombstone's Born never stands for
+// a death: none (the original kubexit), an older life's, garbage, a
+// directory, a link to a free lock file of the right Born, a FIFO.
+func TestLockForeignFilesNeverADeath(t *testing.T) {
+	t.Parallel()
+	born := time.Date(2026, 11, 25, 23, 21, 14, 604215824, time.UTC)
+	older := born.Add(-time.Minute)
+	for _, c := range []struct {
+		name  string
+		plant func(t *testing.T, dir, lock string)
+		warns bool
+	}{
+		{"no lock file", func(*testing.T, string, string) {}, false},
+		{"an older life's", func(t *testing.T, dir, lock string) {
+			os.WriteFile(lock, tombstone{Born: &older}.marshal(), 0o644)
+		}, false},
+		{"garbage", func(t *testing.T, dir, lock string) { os.WriteFile(lock, []byte("\x00\x01 not yaml ["), 0o644) }, true},
+		{"a Died", func(t *testing.T, dir, lock string) {
+			os.WriteFile(lock, tombstone{Born: &born, Died: &born}.marshal(), 0o644)
+		}, true},
+		{"a directory", func(t *testing.T, dir, lock string) { os.Mkdir(lock, 0o755) }, true},
+		{"a link", func(t *testing.T, dir, lock string) {
+			target := filepath.Join(t.TempDir(), "free.lock")
+			os.WriteFile(target, tombstone{Born: &born}.marshal(), 0o644)
+			os.Symlink(target, lock)
+		}, true},
+		{"a FIFO", func(t *testing.T, dir, lock string) { syscall.Mkfifo(lock, 0o644) }, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			writeTombstone(dir, "main", tombstone{Born: &born})
+			c.plant(t, dir, filepath.Join(dir, lockFileName("main")))
+			w, logs := lockWatcher(t, dir, deathPolicy{On: deathOnAny}, "main")
+			for i := 0; i < 50; i++ {
+				if d, ok := w.poll(); ok {
+					t.Fatalf("poll %d: counted dead: %+v", i, d)
+				}
+			}
+			if n := strings.Count(logs.String(), "cannot use a death dep's lock file"); n != map[bool]int{true: 1, false: 0}[c.warns] {
+				t.Errorf("%d warnings, want %v once:\n%s", n, c.warns, logs)
+			}
+		})
+	}
+}
+
+// Restarts and KUBEXIT_DEATH_ON: a lost death never counts under success;
+// under final it counts once it has stood for the settle time; a new life
+// (its lock, then its Born) undoes it.
+func TestLockPolicies(t *testing.T) {
+	t.Parallel()
+	t.Run("success", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		liveDep(t, dir, "main", time.Now())()
+		w, logs := lockWatcher(t, dir, deathPolicy{On: deathOnSuccess}, "main")
+		for i := 0; i < 20; i++ {
+			if d, ok := w.poll(); ok {
+				t.Fatalf("a lost death counted under success: %+v", d)
+			}
+		}
+		if !strings.Contains(logs.String(), "status unknown") {
+			t.Errorf("not logged:\n%s", logs)
+		}
+	})
+	t.Run("final", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		liveDep(t, dir, "main", time.Now().Add(-time.Hour))()
+		w, _ := lockWatcher(t, dir, deathPolicy{On: deathOnFinal, Settle: 30 * time.Second}, "main")
+		now := time.Now()
+		w.now = func() time.Time { return now }
+		if _, ok := w.poll(); ok {
+			t.Fatal("counted before the settle time (measured from when it was first seen)")
+		}
+		now = now.Add(29 * time.Second)
+		if _, ok := w.poll(); ok {
+			t.Fatal("counted at 29s")
+		}
+		now = now.Add(time.Second)
+		if d, ok := w.poll(); !ok || !d.Lost {
+			t.Fatalf("not counted at 30s: %+v %v", d, ok)
+		}
+	})
+	t.Run("reborn", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		liveDep(t, dir, "main", time.Now().Add(-time.Minute))()
+		w, logs := lockWatcher(t, dir, deathPolicy{On: deathOnFinal, Settle: 30 * time.Second}, "main")
+		now := time.Now()
+		w.now = func() time.Time { return now }
+		w.poll()
+		// The restarted dep's kubexit takes its lock first, then writes Born.
+		newBorn := time.Now()
+		fd, err := holdLifeLock(dir, "main", newBorn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		now = now.Add(time.Minute)
+		if d, ok := w.poll(); ok {
+			t.Fatalf("counted while the new life holds its lock: %+v", d)
+		}
+		writeTombstone(dir, "main", tombstone{Born: &newBorn})
+		if d, ok := w.poll(); ok {
+			t.Fatalf("counted after the rebirth: %+v", d)
+		}
+		if !strings.Contains(logs.String(), "death dep is alive again") {
+			t.Errorf("rebirth not logged:\n%s", logs)
+		}
+	})
+}
+
+// A second kubexit with the same name cannot take a lock that is held.
+func TestLockHeldElsewhere(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	liveDep(t, dir, "main", time.Now())
+	if fd, err := holdLifeLock(dir, "main", time.Now()); err == nil || !strings.Contains(err.Error(), "held by another process") {
+		unix.Close(fd)
+		t.Errorf("second lock: %v", err)
+	}
+}
+
+// Where locks are measured to hold across mounts, and only there.
+func TestLockTrusted(t *testing.T) {
+	t.Parallel()
+	if ok, fs := lockTrusted(t.TempDir()); !ok {
+		t.Logf("the temp dir's filesystem is not trusted here: %s", fs)
+	}
+	if ok, _ := lockTrusted("/proc"); ok {
+		t.Error("procfs trusted")
+	}
+	if ok, _ := lockTrusted(filepath.Join(t.TempDir(), "missing")); ok {
+		t.Error("a missing dir trusted")
+	}
+}
+
+// SIGKILL of a dep's real kubexit, on the local disk and on a tmpfs: the
+// sibling's child is terminated, its termination message says why, and
+// --status and --wait see the dep as lost.
+func TestLockSIGKILLedDep(t *testing.T) {
+	t.Parallel()
+	dirs := map[string]string{"local disk": t.TempDir()}
+	if os.Geteuid() == 0 {
+		dirs["tmpfs"] = mountTmpfs(t)
+	}
+	for fs, gy := range dirs {
+		t.Run(fs, func(t *testing.T) {
+			if ok, why := lockTrusted(gy); !ok {
+				t.Skipf("locks not trusted on this machine's %s (%s)", fs, why)
+			}
+			tmp := t.TempDir()
+			ready, term := filepath.Join(tmp, "ready"), filepath.Join(tmp, "termination-log")
+			romeo := startKubexit(t, map[string]string{"KUBEXIT_NAME": "romeo", "KUBEXIT_GRAVEYARD": gy}, "sleep", "600")
+			waitTombstone(t, gy, "romeo", "born", isBorn)
+			juliet := startKubexit(t, map[string]string{"KUBEXIT_NAME": "juliet", "KUBEXIT_GRAVEYARD": gy,
+				"KUBEXIT_DEATH_DEPS": "romeo", "KUBEXIT_TERMINATION_LOG": term, "READY": ready},
+				script(t, tmp, "juliet.sh", `trap 'exit 0' TERM; `+loopUntilSignalled))
+			waitFor(t, "juliet ready", func() bool { return fileExists(ready) })
+			romeo.signal(syscall.SIGKILL)
+			exec.Command("pkill", "-KILL", "-f", "^sleep 600$").Run() // romeo's orphaned child
+			romeo.wait()
+			if code := juliet.wait(); code != 0 {
+				t.Fatalf("juliet exit %d; stderr:\n%s", code, juliet.stderr)
+			}
+			msg, _ := os.ReadFile(term)
+			if !strings.Contains(string(msg), "death dep romeo died without a word") {
+				t.Errorf("termination message %q", msg)
+			}
+			code, stderr := runKubexit(t, map[string]string{"KUBEXIT_GRAVEYARD": gy}, "--wait", "died", "romeo", "--timeout", "60s")
+			if code != 0 {
+				t.Errorf("--wait died romeo: exit %d: %s", code, stderr)
+			}
+			k := startKubexit(t, map[string]string{"KUBEXIT_GRAVEYARD": gy}, "--status")
+			k.wait()
+			if !strings.Contains(k.stdout.String(), "romeo   lost") {
+				t.Errorf("--status:\n%s", k.stdout)
+			}
+		})
+	}
+}
+
+// mountTmpfs mounts a small tmpfs for the test, unmounted at its end.
+func mountTmpfs(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// BenchmarkPollLocked is BenchmarkPoll with the dep's lock file there and
+// held, as it is for a live dep of this kubexit: what the lost-death check
+// adds to each poll.
+func BenchmarkPollLocked(b *testing.B) {
+	dir := b.TempDir()
+	for _, n := range []string{"proxy", "logger"} {
+		writeFile(b, dir, n, bornYAML)
+	}
+	born := time.Now()
+	fd, err := holdLifeLock(dir, "main", born)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(fd)
+	writeTombstone(dir, "main", tombstone{Born: &born})
+	w, _ := testWatcher(dir, "main")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := w.poll(); ok {
+			b.Fatal("death")
+		}
+	}
+	if !w.locks {
+		b.Fatal("locks not trusted here: the benchmark measures nothing")
+	}
+}
