@@ -105,19 +105,38 @@ func startWatcher(b *testing.B, bin, readerDir, name, dep, stamp string, poll ti
 // tombstone landing (rename done) to kubexit's child receiving SIGTERM. The
 // death is written at a random phase of the poll tick, as in real life.
 // Reported: median, p95 and max in ms.
-func BenchmarkDeathReaction(b *testing.B) {
+func BenchmarkDeathReaction(b *testing.B) { benchDeathReaction(b, "dep", false) }
+
+// benchDeathReaction measures b.N death reactions, each of a new watcher
+// on its own dep (named prefix-PID-i), and reports them. The dep's death
+// lands at a random phase of the watcher's poll tick. With bornFirst, the
+// dep's tombstone says Born before the watcher starts, and the watcher reads
+// it a few times before the death replaces it (BenchmarkFSDeathAfterBirth);
+// otherwise the tombstone appears with the death.
+func benchDeathReaction(b *testing.B, prefix string, bornFirst bool) {
 	bin := benchBinary(b)
 	writer, reader := benchDirs(b)
 	poll := benchPoll()
 	tmp := b.TempDir()
 	var lat []time.Duration
 	for i := 0; i < b.N; i++ {
-		dep := fmt.Sprintf("dep-%d-%d", os.Getpid(), i)
+		dep := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), i)
+		born := time.Now()
+		var settle time.Duration
+		if bornFirst {
+			if err := writeTombstone(writer, dep, tombstone{Born: &born}); err != nil {
+				b.Fatal(err)
+			}
+			settle = 3 * poll
+		}
 		stamp := filepath.Join(tmp, fmt.Sprintf("stamp-%d", i))
 		cmd := startWatcher(b, bin, reader, "watcher", dep, stamp, poll)
-		time.Sleep(time.Duration(rand.Int64N(int64(2 * poll))))
-		now := time.Now()
-		lat = append(lat, deathLatency(b, cmd, writer, dep, stamp, tombstone{Born: &now, Died: &now, ExitCode: ptr(0)}))
+		time.Sleep(settle + time.Duration(rand.Int64N(int64(2*poll))))
+		died := time.Now()
+		if !bornFirst {
+			born = died
+		}
+		lat = append(lat, deathLatency(b, cmd, writer, dep, stamp, tombstone{Born: &born, Died: &died, ExitCode: ptr(0)}))
 	}
 	os.Remove(filepath.Join(writer, "watcher"))
 	reportLatencies(b, lat)

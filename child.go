@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,14 +93,15 @@ func (c *child) wait(reaper bool, sigchld <-chan os.Signal) <-chan int {
 }
 
 // becomeReaper makes kubexit reap orphans when it is PID 1 (the kernel
-// re-parents them to it anyway) or when asked to (KUBEXIT_SUBREAPER: the
+// re-parents them to it anyway), a subreaper by inheritance, or when asked to (KUBEXIT_SUBREAPER: the
 // kernel re-parents this process tree's orphans to kubexit instead of PID 1).
 // It returns whether kubexit reaps, and the SIGCHLD channel to reap on.
 func becomeReaper(asked bool, log *slog.Logger) (bool, <-chan os.Signal) {
-	if os.Getpid() != 1 && !asked {
+	inherited := isChildSubreaper()
+	if os.Getpid() != 1 && !asked && !inherited {
 		return false, nil
 	}
-	if os.Getpid() != 1 {
+	if os.Getpid() != 1 && !inherited {
 		if err := setChildSubreaper(); err != nil {
 			log.Warn("cannot become a subreaper; orphans will not be reaped by kubexit", "err", err)
 			return false, nil
@@ -110,6 +112,15 @@ func becomeReaper(asked bool, log *slog.Logger) (bool, <-chan os.Signal) {
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
 	return true, sigchld
+}
+
+// isChildSubreaper tells whether kubexit is a subreaper already: a parent
+// may set the bit before it execs kubexit (exec keeps it), and then orphans
+// come to kubexit, which must reap them.
+func isChildSubreaper() bool {
+	var v int32
+	err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&v)), 0, 0, 0)
+	return err == nil && v != 0
 }
 
 func setChildSubreaper() error {

@@ -18,6 +18,7 @@ import (
 )
 
 func TestDeathURLParse(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		raw  string
 		want []string
@@ -43,6 +44,7 @@ func TestDeathURLParse(t *testing.T) {
 }
 
 func TestDeathURLParseErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		raw  string
 		want []string // in the message
@@ -81,6 +83,7 @@ func TestDeathURLParseErrors(t *testing.T) {
 }
 
 func TestDeathURLParseMethod(t *testing.T) {
+	t.Parallel()
 	for raw, want := range map[string]string{"": "POST", "post": "POST", " Get ": "GET", "PUT": "PUT"} {
 		if got, err := parseDeathURLMethod(raw); err != nil || got != want {
 			t.Errorf("parseDeathURLMethod(%q) = %q, %v; want %q", raw, got, err, want)
@@ -194,8 +197,10 @@ func (l *jsonLog) outcome(t *testing.T, url, level, msg string, attempts int) ma
 }
 
 func TestDeathURLCalledOnceWithMethod(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ configured, want string }{{"", "POST"}, {"get", "GET"}, {"PUT", "PUT"}} {
 		t.Run(tc.want, func(t *testing.T) {
+			t.Parallel()
 			e := newEndpoint(t, http.StatusOK)
 			method, err := parseDeathURLMethod(tc.configured)
 			if err != nil {
@@ -226,6 +231,7 @@ func TestDeathURLCalledOnceWithMethod(t *testing.T) {
 }
 
 func TestDeathURLCallsEveryURL(t *testing.T) {
+	t.Parallel()
 	a, b := newEndpoint(t, http.StatusOK), newEndpoint(t, http.StatusNoContent)
 	var log jsonLog
 	urls := []string{a.URL + "/quitquitquit", b.URL + "/shutdown"}
@@ -240,6 +246,7 @@ func TestDeathURLCallsEveryURL(t *testing.T) {
 }
 
 func TestDeathURLCallsConcurrently(t *testing.T) {
+	t.Parallel()
 	// Each endpoint answers 200 only once both have been called; called
 	// one after the other, the first would hang past the budget.
 	tm := shortDeathURLTimings(3*time.Second, time.Minute)
@@ -270,6 +277,7 @@ func TestDeathURLCallsConcurrently(t *testing.T) {
 }
 
 func TestDeathURLRetries500ThenSucceeds(t *testing.T) {
+	t.Parallel()
 	tm := shortDeathURLTimings(30*time.Second, 5*time.Second)
 	e := newEndpoint(t, 500, 503, 200)
 	var log jsonLog
@@ -287,6 +295,7 @@ func TestDeathURLRetries500ThenSucceeds(t *testing.T) {
 }
 
 func TestDeathURLAlways500GivesUp(t *testing.T) {
+	t.Parallel()
 	tm := shortDeathURLTimings(500*time.Millisecond, 5*time.Second)
 	bad, good := newEndpoint(t, 500), newEndpoint(t, 200)
 	var log jsonLog
@@ -314,6 +323,7 @@ func TestDeathURLAlways500GivesUp(t *testing.T) {
 }
 
 func TestDeathURL404NotRetried(t *testing.T) {
+	t.Parallel()
 	tm := shortDeathURLTimings(30*time.Second, 5*time.Second)
 	e := newEndpoint(t, http.StatusNotFound, http.StatusOK)
 	var log jsonLog
@@ -393,6 +403,7 @@ func hangingEndpoint(t *testing.T) (*httptest.Server, *atomic.Int32) {
 }
 
 func TestDeathURLRequestTimeoutRetries(t *testing.T) {
+	t.Parallel()
 	tm := shortDeathURLTimings(time.Second, 200*time.Millisecond)
 	s, calls := hangingEndpoint(t)
 	var log jsonLog
@@ -407,6 +418,7 @@ func TestDeathURLRequestTimeoutRetries(t *testing.T) {
 }
 
 func TestDeathURLCancelReturnsPromptly(t *testing.T) {
+	t.Parallel()
 	// Long budget and request timeout: only the cancellation can end it.
 	tm := shortDeathURLTimings(time.Minute, time.Minute)
 	s, calls := hangingEndpoint(t)
@@ -433,6 +445,7 @@ func TestDeathURLCancelReturnsPromptly(t *testing.T) {
 }
 
 func TestDeathURLCancelledBeforeStart(t *testing.T) {
+	t.Parallel()
 	e := newEndpoint(t, http.StatusOK)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -443,6 +456,7 @@ func TestDeathURLCancelledBeforeStart(t *testing.T) {
 }
 
 func TestDeathURLEndlessBodyIsNotRead(t *testing.T) {
+	t.Parallel()
 	// Only the end of the body would end a call that read it all.
 	tm := shortDeathURLTimings(time.Minute, time.Minute)
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -467,7 +481,78 @@ func TestDeathURLEndlessBodyIsNotRead(t *testing.T) {
 }
 
 func TestDeathURLNone(t *testing.T) {
+	t.Parallel()
 	if err := callDeathURLs(context.Background(), defaultDeathURLTimings, nil, "POST", nil); err != nil {
 		t.Errorf("callDeathURLs with no URLs: %v", err)
+	}
+}
+
+// End to end: kubexit calls KUBEXIT_DEATH_URLS when a death dep dies, with
+// a child or as a watcher without one.
+
+func TestDeathURLsCalledWithChild(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	a, b := newEndpoint(t, http.StatusOK), newEndpoint(t, http.StatusOK)
+	p, _ := startReady(t, map[string]string{
+		"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main",
+		"KUBEXIT_DEATH_URLS": a.URL + "/quitquitquit, " + b.URL + "/shutdown",
+	}, loopUntilSignalled)
+	writeFile(t, gy, "main", diedYAML)
+	if code := p.wait(); code != 143 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, p.stderr)
+	}
+	for _, e := range []*endpoint{a, b} {
+		if n := e.calls.Load(); n != 1 {
+			t.Errorf("%s called %d times, want once", e.URL, n)
+		} else if m := e.lastRequest().Method; m != "POST" {
+			t.Errorf("method %s, want POST", m)
+		}
+	}
+}
+
+// TestDeathURLsWithoutChild: kubexit as a tiny watcher container whose only
+// job is to call the shutdown endpoint of a sidecar it cannot wrap.
+func TestDeathURLsWithoutChild(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	e := newEndpoint(t, http.StatusOK)
+	p := startKubexit(t, map[string]string{
+		"KUBEXIT_NAME": "watcher", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main",
+		"KUBEXIT_DEATH_URLS": e.URL + "/quitquitquit", "KUBEXIT_DEATH_URL_METHOD": "get",
+	})
+	waitTombstone(t, gy, "watcher", "born", isBorn)
+	if e.calls.Load() != 0 {
+		t.Fatal("URL called before the dep died")
+	}
+	writeFile(t, gy, "main", diedYAML)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr)
+	}
+	if n := e.calls.Load(); n != 1 {
+		t.Errorf("called %d times, want once", n)
+	} else if m := e.lastRequest().Method; m != "GET" {
+		t.Errorf("method %s, want GET", m)
+	}
+	if ts, _ := readTombstone(gy, "watcher"); ts.Died == nil || ts.ExitCode == nil || *ts.ExitCode != 0 {
+		t.Errorf("tombstone %v, want Died with 0", ts)
+	}
+}
+
+// A death URL that keeps failing makes a watcher without child exit 1.
+func TestDeathURLFailingWithoutChild(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	e := newEndpoint(t, http.StatusNotFound)
+	writeFile(t, gy, "main", diedYAML)
+	code, stderr := runKubexit(t, map[string]string{
+		"KUBEXIT_NAME": "watcher", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main",
+		"KUBEXIT_DEATH_URLS": e.URL + "/nope",
+	})
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, stderr)
+	}
+	if n := e.calls.Load(); n != 1 {
+		t.Errorf("a 404 was retried: %d calls", n)
 	}
 }

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +23,7 @@ import (
 // user-mode-linux), runs these tests with
 //
 //	KUBEXIT_FS_TESTS=1         the switch; without it every test here skips
-//	KUBEXIT_FS_NAME            bind, tmpfs, bindfs, sshfs, nfs or nfs-noac: picks the bound
+//	KUBEXIT_FS_NAME            bind, tmpfs, overlay, bindfs, sshfs, nfs or nfs-noac: picks the bound
 //	                           and the filesystem type READER_DIR must have
 //	KUBEXIT_FS_WRITER_DIR      the writer's path
 //	KUBEXIT_FS_READER_DIR      the reader's path onto the same files
@@ -50,6 +48,7 @@ import (
 var fsBounds = map[string]time.Duration{
 	"bind":     10 * time.Second,
 	"tmpfs":    10 * time.Second,
+	"overlay":  10 * time.Second, // only TestFSLock: lower-dir writes are not supported
 	"bindfs":   10 * time.Second,
 	"sshfs":    15 * time.Second,
 	"nfs":      25 * time.Second,
@@ -79,24 +78,20 @@ type fsBed struct {
 	repeat         int
 }
 
-var (
-	fsBedOnce sync.Once
-	fsBedVal  *fsBed
-	fsBedErr  error
-)
+var fsTestBed = &testBed[*fsBed]{
+	env:     "KUBEXIT_FS_TESTS",
+	tests:   "filesystem integration tests (bind, bindfs, sshfs, NFS)",
+	name:    "filesystem test bed",
+	script:  "hack/fs-test",
+	fix:     "set it up with hack/fs-test",
+	connect: checkFSBed,
+}
 
 // needFS skips the test unless KUBEXIT_FS_TESTS=1; then it returns the bed,
 // or fails the test if the bed is not usable.
 func needFS(t *testing.T) *fsBed {
 	t.Helper()
-	if os.Getenv("KUBEXIT_FS_TESTS") != "1" {
-		t.Skip("KUBEXIT_FS_TESTS is not 1: filesystem integration tests (bind, bindfs, sshfs, NFS) skipped; run hack/fs-test")
-	}
-	fsBedOnce.Do(func() { fsBedVal, fsBedErr = checkFSBed() })
-	if fsBedErr != nil {
-		t.Fatalf("KUBEXIT_FS_TESTS=1 but the filesystem test bed is not usable: %v (set it up with hack/fs-test)", fsBedErr)
-	}
-	return fsBedVal
+	return fsTestBed.need(t)
 }
 
 // checkFSBed reads the bed from the environment and checks that it is what
@@ -111,7 +106,7 @@ func checkFSBed() (*fsBed, error) {
 	}
 	bound, ok := fsBounds[b.name]
 	if !ok {
-		return nil, fmt.Errorf("KUBEXIT_FS_NAME=%q: want one of bind, tmpfs, bindfs, sshfs, nfs, nfs-noac", b.name)
+		return nil, fmt.Errorf("KUBEXIT_FS_NAME=%q: want one of bind, tmpfs, overlay, bindfs, sshfs, nfs, nfs-noac", b.name)
 	}
 	b.bound = bound
 	if v := os.Getenv("KUBEXIT_FS_BOUND"); v != "" {
@@ -402,16 +397,29 @@ func TestFSDepTombstoneAppears(t *testing.T) {
 	})
 }
 
+// fsReplaceDep runs a scenario where a dep's alive tombstone, already read
+// by the waiter, is replaced with a dead one of the same size (dead) by
+// replace, which leaves the file's mtime as it was, and returns when it
+// began the change that makes the death visible. With keepInode, the file
+// keeps its inode too.
+func fsReplaceDep(t *testing.T, keepInode bool, replace func(t *testing.T, path string, dead []byte, mtime time.Time) (since time.Time)) {
+	b := needFS(t)
+	fsRepeat(t, b, func(t *testing.T, run int) time.Duration {
+		w, dead, fi := aliveDep(t, b, run)
+		path := filepath.Join(b.writer, w.dep)
+		since := replace(t, path, dead, fi.ModTime())
+		sameStat(t, path, fi, keepInode)
+		return w.expectTerminated(t, b, since)
+	})
+}
+
 // TestFSDepTombstoneRewrittenInPlace: a dep's alive tombstone, already read
 // by the waiter, is rewritten in place with a dead one: same size, same
 // inode, written at offset 0 without truncating, and its mtime put back, as
 // a rewrite within one mtime tick leaves it (1 s on sshfs). Only the content
 // (and ctime) tells.
 func TestFSDepTombstoneRewrittenInPlace(t *testing.T) {
-	b := needFS(t)
-	fsRepeat(t, b, func(t *testing.T, run int) time.Duration {
-		w, dead, fi := aliveDep(t, b, run)
-		path := filepath.Join(b.writer, w.dep)
+	fsReplaceDep(t, true, func(t *testing.T, path string, dead []byte, mtime time.Time) time.Time {
 		since := time.Now()
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
@@ -423,11 +431,10 @@ func TestFSDepTombstoneRewrittenInPlace(t *testing.T) {
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
 			t.Fatal(err)
 		}
-		sameStat(t, path, fi, true)
-		return w.expectTerminated(t, b, since)
+		return since
 	})
 }
 
@@ -436,24 +443,20 @@ func TestFSDepTombstoneRewrittenInPlace(t *testing.T) {
 // mtime over it (as kubexit writes tombstones; sshfs even keeps the old
 // inode number).
 func TestFSDepTombstoneReplacedByRename(t *testing.T) {
-	b := needFS(t)
-	fsRepeat(t, b, func(t *testing.T, run int) time.Duration {
-		w, dead, fi := aliveDep(t, b, run)
-		path := filepath.Join(b.writer, w.dep)
-		tmp := filepath.Join(b.writer, "."+w.dep+".tmp")
+	fsReplaceDep(t, false, func(t *testing.T, path string, dead []byte, mtime time.Time) time.Time {
+		tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 		t.Cleanup(func() { os.Remove(tmp) })
 		if err := os.WriteFile(tmp, dead, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chtimes(tmp, fi.ModTime(), fi.ModTime()); err != nil {
+		if err := os.Chtimes(tmp, mtime, mtime); err != nil {
 			t.Fatal(err)
 		}
 		since := time.Now()
 		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
-		sameStat(t, path, fi, false)
-		return w.expectTerminated(t, b, since)
+		return since
 	})
 }
 
@@ -515,26 +518,4 @@ func TestFSInotify(t *testing.T) {
 // a new tombstone (BenchmarkDeathReaction) does not show. Reported: median,
 // p95 and max in ms from the rename to the child's SIGTERM. hack/bench-fs
 // runs it on every test bed.
-func BenchmarkFSDeathAfterBirth(b *testing.B) {
-	bin := benchBinary(b)
-	writer, reader := benchDirs(b)
-	poll := benchPoll()
-	tmp := b.TempDir()
-	var lat []time.Duration
-	for i := 0; i < b.N; i++ {
-		dep := fmt.Sprintf("born-%d-%d", os.Getpid(), i)
-		born := time.Now()
-		if err := writeTombstone(writer, dep, tombstone{Born: &born}); err != nil {
-			b.Fatal(err)
-		}
-		stamp := filepath.Join(tmp, fmt.Sprintf("stamp-%d", i))
-		cmd := startWatcher(b, bin, reader, "watcher", dep, stamp, poll)
-		// Let kubexit read the live tombstone a few times, then die at a
-		// random phase of its tick.
-		time.Sleep(3*poll + time.Duration(rand.Int64N(int64(2*poll))))
-		died := time.Now()
-		lat = append(lat, deathLatency(b, cmd, writer, dep, stamp, tombstone{Born: &born, Died: &died, ExitCode: ptr(0)}))
-	}
-	os.Remove(filepath.Join(writer, "watcher"))
-	reportLatencies(b, lat)
-}
+func BenchmarkFSDeathAfterBirth(b *testing.B) { benchDeathReaction(b, "born", true) }

@@ -18,13 +18,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,24 +43,20 @@ type k8sBed struct {
 	scripts string // the test bed's scripts (k8s-up, k8s-down), may be empty
 }
 
-var (
-	k8sOnce    sync.Once
-	k8sShared  *k8sBed
-	k8sInitErr error
-)
+var k8sTestBed = &testBed[*k8sBed]{
+	env:     "KUBEXIT_K8S_TESTS",
+	tests:   "integration test against a real kube-apiserver",
+	name:    "test bed",
+	script:  "hack/k8s-test",
+	fix:     `start it with: eval "$(hack/k8s-env)"`,
+	connect: connectK8s,
+}
 
 // needK8s skips the test unless KUBEXIT_K8S_TESTS=1; then the API server of
 // KUBECONFIG must answer, or the test fails.
 func needK8s(t *testing.T) *k8sBed {
 	t.Helper()
-	if os.Getenv("KUBEXIT_K8S_TESTS") != "1" {
-		t.Skip("KUBEXIT_K8S_TESTS is not 1: integration test against a real kube-apiserver skipped; run hack/k8s-test")
-	}
-	k8sOnce.Do(func() { k8sShared, k8sInitErr = connectK8s() })
-	if k8sInitErr != nil {
-		t.Fatalf("KUBEXIT_K8S_TESTS=1 but the test bed is not usable: %v (start it with: eval \"$(hack/k8s-env)\")", k8sInitErr)
-	}
-	return k8sShared
+	return k8sTestBed.need(t)
 }
 
 func connectK8s() (*k8sBed, error) {
@@ -614,9 +610,7 @@ func TestK8sDeathDepDiesDuringBirthWait(t *testing.T) {
 			p := newK8sPod(t, b, k8sPodOpts{})
 			p.setStatus(t, []obj{csRunning("db", false)}, nil)
 			env := map[string]string{"KUBEXIT_DEATH_DEPS": "proxy"}
-			for k, v := range c.env {
-				env[k] = v
-			}
+			maps.Copy(env, c.env)
 			k := p.start(t, "db", env)
 			waitLog(t, k, "db: running, not ready")
 			if err := os.WriteFile(filepath.Join(p.graveyard, "proxy"), []byte("Died: \"2026-01-01T00:00:00Z\"\nExitCode: 0\n"), 0o644); err != nil {

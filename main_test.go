@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +24,13 @@ import (
 // running it runs the real main(). Every end-to-end test below runs kubexit
 // as a separate process with real children, signals and files.
 func TestMain(m *testing.M) {
+	// A kubexit built with -race sleeps a second before it exits (GORACE's
+	// atexit_sleep_ms), so that late races can still be reported; the tests
+	// run hundreds of kubexits. 10ms, unless the caller chose: the processes
+	// the tests start inherit it, and testscript passes it on to scripts.
+	if gorace := os.Getenv("GORACE"); !strings.Contains(gorace, "atexit_sleep_ms") {
+		os.Setenv("GORACE", strings.TrimSpace(gorace+" atexit_sleep_ms=10"))
+	}
 	testscript.Main(m, map[string]func(){
 		"kubexit":    main,
 		"exitstatus": exitstatusMain,
@@ -59,6 +68,7 @@ func exitstatusMain() {
 // TestScripts runs the scenarios in testdata/script: kubexit's behaviour as
 // a user sees it, one txtar file each.
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -69,6 +79,8 @@ func TestScripts(t *testing.T) {
 					env.Setenv(k, "")
 				}
 			}
+			// For --version, which names the Go release it was built with.
+			env.Setenv("GOVERSION", runtime.Version())
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -98,6 +110,73 @@ func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("waitfile %s: not there after %v (last content %q)", args[0], testTimeout, data)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTerminationMessage: the epilogue writes the termination message
+// (KUBEXIT_TERMINATION_LOG) on every path: the exit status and why.
+func TestTerminationMessage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		// args is a child that exits on its own (after main died, with
+		// mainDead); without args the child runs body (see startReady)
+		// until its death dep main dies.
+		args     []string
+		mainDead bool
+		body     string
+		want     string // the whole message, or its start if it ends in "..."
+	}{
+		{name: "exit code", args: []string{"sh", "-c", "exit 3"},
+			want: "kubexit: exit 3: child exited 3\n"},
+		{name: "signal", args: []string{"sh", "-c", "kill -KILL $$"},
+			want: "kubexit: exit 137: child exited 137 (SIGKILL)\n"},
+		{name: "bad configuration", env: map[string]string{"KUBEXIT_GRACE_PERIOD": "x"}, args: []string{"true"},
+			want: `kubexit: exit 2: invalid configuration: KUBEXIT_GRACE_PERIOD="x"...`},
+		{name: "death dep already dead", env: map[string]string{"KUBEXIT_DEATH_DEPS": "main"}, args: []string{"true"}, mainDead: true,
+			want: "kubexit: exit 143: not started: death dep main already dead\n"},
+		{name: "killed after the grace period", env: map[string]string{"KUBEXIT_DEATH_DEPS": "main", "KUBEXIT_GRACE_PERIOD": "500ms"},
+			body: `trap '' TERM; ` + loopUntilSignalled,
+			want: "kubexit: exit 137: child killed after the grace period (500ms) because death dep main died\n"},
+		{name: "terminated by a death dep", env: map[string]string{"KUBEXIT_DEATH_DEPS": "main"}, body: loopUntilSignalled,
+			want: "kubexit: exit 143: child terminated because death dep main died; it exited 143 (SIGTERM)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gy := t.TempDir()
+			msgFile := filepath.Join(t.TempDir(), "termination-log")
+			env := map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_TERMINATION_LOG": msgFile}
+			maps.Copy(env, tc.env)
+			if tc.args != nil {
+				if tc.mainDead {
+					writeFile(t, gy, "main", diedYAML)
+				}
+				runKubexit(t, env, tc.args...)
+			} else {
+				p, _ := startReady(t, env, tc.body)
+				writeFile(t, gy, "main", diedYAML)
+				p.wait()
+			}
+			data, _ := os.ReadFile(msgFile)
+			got := string(data)
+			if want, prefix := strings.CutSuffix(tc.want, "..."); prefix && !strings.HasPrefix(got, want) || !prefix && got != want {
+				t.Errorf("termination message %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// The default termination log, /dev/termination-log, is written only where
+// it exists (Kubernetes mounts it); kubexit never creates it.
+func TestTerminationLogDefaultNotCreated(t *testing.T) {
+	t.Parallel()
+	if fileExists(defaultTerminationLog) {
+		t.Skip(defaultTerminationLog + " exists on this machine")
+	}
+	code, _ := runKubexit(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": t.TempDir()}, "true")
+	if code != 0 || fileExists(defaultTerminationLog) {
+		t.Errorf("exit %d; %s created: %v", code, defaultTerminationLog, fileExists(defaultTerminationLog))
 	}
 }
 
@@ -198,15 +277,23 @@ func runKubexit(t testing.TB, env map[string]string, args ...string) (int, strin
 	return code, p.stderr.String()
 }
 
-// waitFor polls cond until it holds or testTimeout passes.
+// waitFor polls cond every 10ms until it holds, and fails the test if it
+// does not within testTimeout.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
+	waitWithin(t, testTimeout, 10*time.Millisecond, what, cond)
+}
+
+// waitWithin polls cond every interval until it holds, and fails the test if
+// it does not within timeout.
+func waitWithin(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 
@@ -234,6 +321,69 @@ func waitTombstone(t testing.TB, dir, name string, what string, cond func(tombst
 }
 
 func isBorn(t tombstone) bool { return t.Born != nil }
+
+// script writes an sh script into dir and returns its path. Scripts that must
+// react to signals loop on short sleeps: sh runs a trap only after the
+// foreground command ends.
+func script(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// loopUntilSignalled is an sh fragment: tell the test we are ready, then idle.
+const loopUntilSignalled = `touch "$READY"; while :; do sleep 0.05; done`
+
+// startReady starts kubexit with env and an sh child running body, which
+// must touch "$READY" (loopUntilSignalled does), and returns once it has.
+// The child's environment has READY and TMP, a temporary directory of the
+// test's for the child's own marker files, which startReady returns.
+func startReady(t *testing.T, env map[string]string, body string) (*kubexitProc, string) {
+	t.Helper()
+	tmp := t.TempDir()
+	ready := filepath.Join(tmp, "ready")
+	env = maps.Clone(env)
+	env["READY"], env["TMP"] = ready, tmp
+	p := startKubexit(t, env, script(t, tmp, "child.sh", body))
+	waitFor(t, "the child to be ready", func() bool { return fileExists(ready) || p.exited() })
+	if !fileExists(ready) {
+		t.Fatalf("kubexit exited %d before its child was ready; stderr:\n%s", p.code, p.stderr)
+	}
+	return p, tmp
+}
+
+// testBed is an integration test bed (k8s_test.go, node_test.go,
+// fs_test.go), connected to once per test binary.
+type testBed[T any] struct {
+	env     string // the switch, KUBEXIT_*_TESTS
+	tests   string // what the tests are, for the skip message
+	name    string // what the bed is, for the failure message
+	script  string // the script that runs the tests
+	fix     string // how to get the bed up, for the failure message
+	connect func() (T, error)
+
+	once sync.Once
+	bed  T
+	err  error
+}
+
+// need skips the test unless the bed's switch is 1; then it returns the
+// bed, or fails the test if the bed is not usable. With the switch set, a
+// missing or broken bed never skips.
+func (b *testBed[T]) need(t *testing.T) T {
+	t.Helper()
+	if os.Getenv(b.env) != "1" {
+		t.Skipf("%s is not 1: %s skipped; run %s", b.env, b.tests, b.script)
+	}
+	b.once.Do(func() { b.bed, b.err = b.connect() })
+	if b.err != nil {
+		t.Fatalf("%s=1 but the %s is not usable: %v (%s)", b.env, b.name, b.err, b.fix)
+	}
+	return b.bed
+}
 
 // syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
 type syncBuffer struct {

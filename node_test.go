@@ -23,7 +23,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,25 +36,23 @@ type nodeBed struct {
 	images map[string]string // example image -> image in the node's containerd
 }
 
-var (
-	nodeOnce    sync.Once
-	nodeShared  *nodeBed
-	nodeInitErr error
-)
+var nodeTestBed = &testBed[*nodeBed]{
+	env:     "KUBEXIT_NODE_TESTS",
+	tests:   "end-to-end test on a real node",
+	name:    "node test bed",
+	script:  "hack/e2e-node",
+	fix:     "start it with hack/e2e-node",
+	connect: connectNode,
+}
 
 // needNode skips the test unless KUBEXIT_NODE_TESTS=1; then the bed of
-// KUBECONFIG must answer and have a node, or the test fails.
+// KUBECONFIG must answer and have a node, or the test fails. The tests of
+// the node, each in its own namespace, run in parallel.
 func needNode(t *testing.T) *nodeBed {
 	t.Helper()
-	if os.Getenv("KUBEXIT_NODE_TESTS") != "1" {
-		t.Skip("KUBEXIT_NODE_TESTS is not 1: end-to-end test on a real node skipped; run hack/e2e-node")
-	}
-	nodeOnce.Do(func() { nodeShared, nodeInitErr = connectNode() })
-	if nodeInitErr != nil {
-		t.Fatalf("KUBEXIT_NODE_TESTS=1 but the node test bed is not usable: %v (start it with hack/e2e-node)", nodeInitErr)
-	}
+	b := nodeTestBed.need(t)
 	t.Parallel()
-	return nodeShared
+	return b
 }
 
 func connectNode() (*nodeBed, error) {
@@ -114,6 +111,20 @@ func newNodeNS(t *testing.T, b *nodeBed) *nodeNS {
 		b.admin.Delete().AbsPath("/api/v1/namespaces", n.ns).Do(ctx) // kcm deletes its pods
 		os.RemoveAll(dir)
 	})
+	return n
+}
+
+// runExample creates, in a new namespace, the objects of examples/FILE,
+// adapted to the bed (adapt) and then by edit, if not nil.
+func runExample(t *testing.T, b *nodeBed, file string, edit func(objs []obj)) *nodeNS {
+	t.Helper()
+	n := newNodeNS(t, b)
+	objs := loadExample(t, file)
+	n.adapt(t, objs)
+	if edit != nil {
+		edit(objs)
+	}
+	n.apply(t, objs)
 	return n
 }
 
@@ -333,7 +344,7 @@ func (n *nodeNS) pod(t *testing.T, name string) (nodePod, bool) {
 func (n *nodeNS) jobPod(t *testing.T, job string) string {
 	t.Helper()
 	var name string
-	nodeWait(t, 60*time.Second, "a pod of job "+job, func() bool {
+	waitWithin(t, 60*time.Second, nodePoll, "a pod of job "+job, func() bool {
 		var list struct {
 			Items []nodePod `json:"items"`
 		}
@@ -361,11 +372,20 @@ func (n *nodeNS) jobPod(t *testing.T, job string) string {
 func (n *nodeNS) waitPodDone(t *testing.T, name string) nodePod {
 	t.Helper()
 	var p nodePod
-	nodeWait(t, 120*time.Second, "pod "+name+" to end", func() bool {
+	waitWithin(t, 120*time.Second, nodePoll, "pod "+name+" to end", func() bool {
 		p, _ = n.pod(t, name)
 		return p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed"
 	})
 	return p
+}
+
+// waitJobDone waits for the Job to finish and its pod to end, and returns
+// the Job's condition (Complete or Failed), the Job and the pod.
+func (n *nodeNS) waitJobDone(t *testing.T, job string) (string, nodeJob, nodePod) {
+	t.Helper()
+	pod := n.jobPod(t, job)
+	cond, j := n.waitJob(t, job)
+	return cond, j, n.waitPodDone(t, pod)
 }
 
 // waitJob waits for the Job's Complete or Failed condition and returns it.
@@ -373,7 +393,7 @@ func (n *nodeNS) waitJob(t *testing.T, name string) (string, nodeJob) {
 	t.Helper()
 	var j nodeJob
 	var cond string
-	nodeWait(t, 120*time.Second, "job "+name+" to finish", func() bool {
+	waitWithin(t, 120*time.Second, nodePoll, "job "+name+" to finish", func() bool {
 		n.get(t, "/apis/batch/v1/namespaces/"+n.ns+"/jobs/"+name, &j)
 		for _, c := range j.Status.Conditions {
 			if (c.Type == "Complete" || c.Type == "Failed") && c.Status == "True" {
@@ -429,16 +449,9 @@ func (n *nodeNS) dump(t *testing.T) {
 	}
 }
 
-func nodeWait(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
+// nodePoll is how often the tests poll the bed's API server (waitWithin):
+// gently, as they run in parallel.
+const nodePoll = 250 * time.Millisecond
 
 // status finds a container's status; it must have terminated.
 func terminated(t *testing.T, p nodePod, name string) nodeTerm {
@@ -525,12 +538,7 @@ func within(t *testing.T, what string, a, b time.Time, lo, hi time.Duration) {
 // of its own pod with a Role pinned to the pod's name); when the app exits,
 // the proxy is terminated (death dep) and exits 0, and the pod Succeeds.
 func TestNodeAppProxyPod(t *testing.T) {
-	b := needNode(t)
-	n := newNodeNS(t, b)
-	objs := loadExample(t, "app-proxy-pod.yaml")
-	n.adapt(t, objs)
-	n.apply(t, objs)
-
+	n := runExample(t, needNode(t), "app-proxy-pod.yaml", nil)
 	p := n.waitPodDone(t, "web")
 	if p.Status.Phase != "Succeeded" {
 		t.Errorf("pod phase %s, want Succeeded", p.Status.Phase)
@@ -569,20 +577,15 @@ func TestNodeAppProxyPod(t *testing.T) {
 // container; kubexit forwards it and records each child's death. The pod
 // goes away long before its 30 s grace period.
 func TestNodeAppProxyPodDeleted(t *testing.T) {
-	b := needNode(t)
-	n := newNodeNS(t, b)
-	objs := loadExample(t, "app-proxy-pod.yaml")
-	n.adapt(t, objs)
-	setEnv(t, objs, "app", "APP_SECONDS", "3600")
-	n.apply(t, objs)
+	n := runExample(t, needNode(t), "app-proxy-pod.yaml", func(objs []obj) { setEnv(t, objs, "app", "APP_SECONDS", "3600") })
 
-	nodeWait(t, 90*time.Second, "the app's child to be born", func() bool {
+	waitWithin(t, 90*time.Second, nodePoll, "the app's child to be born", func() bool {
 		ts, ok := readTombstone(n.graveyard, "app")
 		return ok && ts.Born != nil
 	})
 	start := time.Now()
 	n.bed.do(t, "DELETE", "/api/v1/namespaces/"+n.ns+"/pods/web", "application/json", nil)
-	nodeWait(t, 60*time.Second, "pod web to be gone", func() bool {
+	waitWithin(t, 60*time.Second, nodePoll, "pod web to be gone", func() bool {
 		_, ok := n.pod(t, "web")
 		return !ok
 	})
@@ -607,16 +610,12 @@ func TestNodeJobSidecar(t *testing.T) {
 	}{{"exit zero", true}, {"without exit zero", false}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			n := newNodeNS(t, b)
-			objs := loadExample(t, "job-sidecar.yaml")
-			n.adapt(t, objs)
-			if !c.exitZero {
-				setEnv(t, objs, "shipper", "KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "")
-			}
-			n.apply(t, objs)
-			pod := n.jobPod(t, "report")
-			cond, j := n.waitJob(t, "report")
-			p := n.waitPodDone(t, pod)
+			n := runExample(t, b, "job-sidecar.yaml", func(objs []obj) {
+				if !c.exitZero {
+					setEnv(t, objs, "shipper", "KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "")
+				}
+			})
+			cond, j, p := n.waitJobDone(t, "report")
 
 			main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
 			var shipper nodeTerm
@@ -639,14 +638,8 @@ func TestNodeJobSidecar(t *testing.T) {
 // Example (c): an init container copies /kubexit from kubexit's busybox
 // variant into an emptyDir; containers of an unmodified image run it.
 func TestNodeInitCopyJob(t *testing.T) {
-	b := needNode(t)
-	n := newNodeNS(t, b)
-	objs := loadExample(t, "init-copy-job.yaml")
-	n.adapt(t, objs)
-	n.apply(t, objs)
-	pod := n.jobPod(t, "wrapped")
-	cond, j := n.waitJob(t, "wrapped")
-	p := n.waitPodDone(t, pod)
+	n := runExample(t, needNode(t), "init-copy-job.yaml", nil)
+	cond, j, p := n.waitJobDone(t, "wrapped")
 	expectJobSucceeded(t, cond, j, p)
 	expectTerm(t, p, "install-kubexit", 0, "Completed", "")
 	main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
@@ -659,14 +652,8 @@ func TestNodeInitCopyJob(t *testing.T) {
 // child until the sidecar is Ready. After main, the kubelet stops the sidecar
 // and the Job is Complete.
 func TestNodeNativeSidecarJob(t *testing.T) {
-	b := needNode(t)
-	n := newNodeNS(t, b)
-	objs := loadExample(t, "native-sidecar-job.yaml")
-	n.adapt(t, objs)
-	n.apply(t, objs)
-	pod := n.jobPod(t, "migrate")
-	cond, j := n.waitJob(t, "migrate")
-	p := n.waitPodDone(t, pod)
+	n := runExample(t, needNode(t), "native-sidecar-job.yaml", nil)
+	cond, j, p := n.waitJobDone(t, "migrate")
 	expectJobSucceeded(t, cond, j, p)
 	main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
 	proxy := terminated(t, p, "db-proxy")
@@ -681,7 +668,7 @@ func TestNodeNativeSidecarJob(t *testing.T) {
 		within(t, "main's container started -> main's child born (the birth wait)", main.StartedAt, *mainTS.Born, 2*time.Second, 30*time.Second)
 	}
 	within(t, "main finished -> db-proxy finished (containers)", main.FinishedAt, proxy.FinishedAt, 0, 10*time.Second)
-	if log := n.logs(pod, "main"); !strings.Contains(log, "birth deps ready") {
+	if log := n.logs(p.Metadata.Name, "main"); !strings.Contains(log, "birth deps ready") {
 		t.Errorf("main's log lacks 'birth deps ready':\n%s", log)
 	}
 }

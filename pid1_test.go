@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -11,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -19,9 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// End-to-end tests of what a PID-1 wrapper and a Job sidecar manager must
-// get right: reaping, process groups, inherited signal state, job control,
-// restart-aware death deps, shutdown URLs and the termination message.
+// End-to-end tests of what a PID-1 wrapper must get right: reaping, process
+// groups, inherited signal state, job control.
 
 // sigexecMain is the test command "sigexec IGNORED BLOCKED COMMAND [ARG...]":
 // it sets the comma lists of signal numbers IGNORED to SIG_IGN and BLOCKED
@@ -69,22 +65,6 @@ func sigexecMain() {
 	os.Exit(126)
 }
 
-// procStatusMask reads a hex mask line (SigIgn, SigBlk) from /proc/PID/status text.
-func procStatusMask(t *testing.T, status, key string) uint64 {
-	t.Helper()
-	for _, line := range strings.Split(status, "\n") {
-		if rest, ok := strings.CutPrefix(line, key+":"); ok {
-			m, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m
-		}
-	}
-	t.Fatalf("no %s in %q", key, status)
-	return 0
-}
-
 func bit(sig syscall.Signal) uint64 { return 1 << (uint(sig) - 1) }
 
 // TestInheritedSignalState: the dispositions and mask kubexit's parent set
@@ -95,6 +75,7 @@ func bit(sig syscall.Signal) uint64 { return 1 << (uint(sig) - 1) }
 // default). A blocked signal stays blocked unless the runtime unblocks it
 // (TERM, QUIT, the synchronous faults, SIGURG...).
 func TestInheritedSignalState(t *testing.T) {
+	t.Parallel()
 	gy := t.TempDir()
 	out := filepath.Join(t.TempDir(), "status")
 	ign := []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGCONT, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
@@ -118,7 +99,14 @@ func TestInheritedSignalState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sigIgn, sigBlk := procStatusMask(t, string(data), "SigIgn"), procStatusMask(t, string(data), "SigBlk")
+	sigIgn, err := statusSignalMask(string(data), "SigIgn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigBlk, err := statusSignalMask(string(data), "SigBlk")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, s := range ign {
 		if sigIgn&bit(s) == 0 {
 			t.Errorf("child's SigIgn %#x lacks %v, which kubexit's parent ignored", sigIgn, s)
@@ -132,11 +120,9 @@ func TestInheritedSignalState(t *testing.T) {
 }
 
 func TestJobControlSignalsStopKubexitToo(t *testing.T) {
-	gy, tmp := t.TempDir(), t.TempDir()
-	ready := filepath.Join(tmp, "ready")
-	p := startKubexit(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "READY": ready, "TMP": tmp},
-		script(t, tmp, "child.sh", `trap 'touch "$TMP/tstp"' TSTP; trap 'touch "$TMP/cont"' CONT; trap 'exit 0' TERM; `+loopUntilSignalled))
-	waitFor(t, "child ready", func() bool { return fileExists(ready) })
+	t.Parallel()
+	p, tmp := startReady(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": t.TempDir()},
+		`trap 'touch "$TMP/tstp"' TSTP; trap 'touch "$TMP/cont"' CONT; trap 'exit 0' TERM; `+loopUntilSignalled)
 	p.signal(syscall.SIGTSTP)
 	waitFor(t, "the child to get TSTP", func() bool { return fileExists(filepath.Join(tmp, "tstp")) })
 	waitFor(t, "kubexit to stop itself", func() bool { return procState(p.cmd.Process.Pid) == "T" })
@@ -163,35 +149,57 @@ func procState(pid int) string {
 	return s[i+2 : i+3]
 }
 
-// TestSubreaperReapsOrphans: the child leaves orphans that exit; kubexit, a
-// subreaper, reaps them all (no Z state left under it) and still reports
-// the child's own status.
-func TestSubreaperReapsOrphans(t *testing.T) {
-	gy, tmp := t.TempDir(), t.TempDir()
-	count := filepath.Join(tmp, "zombies")
-	// Five double-forked orphans exit at once; the child then waits, counts
-	// zombies whose parent is kubexit ($PPID), and exits 42.
-	child := script(t, tmp, "child.sh", `
-for i in 1 2 3 4 5; do (sh -c 'exit 7' &) ; done
+// orphansChild writes an sh child that leaves n double-forked orphans, which
+// exit at once, waits a second for kubexit to reap them, writes into the
+// file count how many zombies are left, and exits code. The zombies counted
+// are those whose parent is kubexit ($PPID); as PID 1 of a namespace (pid1)
+// every zombie of the namespace, once the child checked that kubexit is PID 1.
+func orphansChild(t *testing.T, n, code int, pid1 bool) (child, count string) {
+	t.Helper()
+	tmp := t.TempDir()
+	count = filepath.Join(tmp, "zombies")
+	check, parent := "", ` && [ "$2" = "$PPID" ]`
+	if pid1 {
+		check, parent = `[ "$PPID" = 1 ] || { echo "kubexit is not PID 1 (PPID $PPID)"; exit 99; }`, ""
+	}
+	child = script(t, tmp, "child.sh", check+`
+for i in `+strings.TrimSpace(strings.Repeat("o ", n))+`; do (sh -c 'exit 7' &) ; done
 sleep 1
 n=0
 for f in /proc/[0-9]*/stat; do
 	set -- $(cat "$f" 2>/dev/null | sed 's/.*) //')
-	[ "$1" = Z ] && [ "$2" = "$PPID" ] && n=$((n+1))
+	[ "$1" = Z ]`+parent+` && n=$((n+1))
 done
 echo $n > "`+count+`"
-exit 42`)
+exit `+strconv.Itoa(code))
+	return child, count
+}
+
+// expectReaped checks that orphansChild's count of zombies is 0, and that
+// kubexit's log, out, says it reaped n orphans.
+func expectReaped(t *testing.T, count, out string, n int) {
+	t.Helper()
+	data, _ := os.ReadFile(count)
+	if strings.TrimSpace(string(data)) != "0" {
+		t.Errorf("%q zombies left, want 0; kubexit's log:\n%s", strings.TrimSpace(string(data)), out)
+	}
+	if got := strings.Count(out, "reaped an orphan"); got != n {
+		t.Errorf("reaped %d orphans, want %d; kubexit's log:\n%s", got, n, out)
+	}
+}
+
+// TestSubreaperReapsOrphans: the child leaves orphans that exit; kubexit, a
+// subreaper, reaps them all (no Z state left under it) and still reports
+// the child's own status.
+func TestSubreaperReapsOrphans(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	child, count := orphansChild(t, 5, 42, false)
 	code, stderr := runKubexit(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_SUBREAPER": "true", "KUBEXIT_LOG_LEVEL": "debug"}, child)
 	if code != 42 {
 		t.Fatalf("exit status %d, want the child's 42; stderr:\n%s", code, stderr)
 	}
-	data, _ := os.ReadFile(count)
-	if strings.TrimSpace(string(data)) != "0" {
-		t.Errorf("%s zombies under kubexit, want 0; stderr:\n%s", strings.TrimSpace(string(data)), stderr)
-	}
-	if n := strings.Count(stderr, "reaped an orphan"); n != 5 {
-		t.Errorf("reaped %d orphans, want 5; stderr:\n%s", n, stderr)
-	}
+	expectReaped(t, count, stderr, 5)
 	ts, _ := readTombstone(gy, "app")
 	if ts.ExitCode == nil || *ts.ExitCode != 42 {
 		t.Errorf("tombstone %v, want exit code 42", ts)
@@ -202,8 +210,10 @@ exit 42`)
 // the child's own children too (sh -c 'proxy & wait'); without it, only the
 // child is signalled, as in the original.
 func TestProcessGroup(t *testing.T) {
+	t.Parallel()
 	for _, group := range []bool{true, false} {
 		t.Run(fmt.Sprint("group=", group), func(t *testing.T) {
+			t.Parallel()
 			gy, tmp := t.TempDir(), t.TempDir()
 			pidFile := filepath.Join(tmp, "grandchild")
 			ready := filepath.Join(tmp, "ready")
@@ -234,219 +244,6 @@ func TestProcessGroup(t *testing.T) {
 	}
 }
 
-// TestDeathOn runs each KUBEXIT_DEATH_ON mode against a dep that dies
-// (exit 1), is restarted (new Born), and dies again (exit 0).
-func TestDeathOn(t *testing.T) {
-	const (
-		died1 = "Born: \"2026-11-25T23:21:14Z\"\nDied: \"%s\"\nExitCode: 1\n"
-		born2 = "Born: \"%s\"\n"
-		died2 = "Born: \"2026-11-25T23:21:20Z\"\nDied: \"%s\"\nExitCode: 0\n"
-	)
-	now := func() string { return time.Now().UTC().Format(time.RFC3339Nano) }
-	for _, tc := range []struct {
-		mode, settle string
-		// killedByFirst: the first death (exit 1) terminates the child.
-		killedByFirst bool
-		// firstLog is what kubexit logs about the first death when it does not count.
-		firstLog string
-	}{
-		{"any", "", true, ""},
-		{"success", "", false, "does not count with KUBEXIT_DEATH_ON=success"},
-		{"final", "10s", false, "it counts if it is not born again within KUBEXIT_DEATH_SETTLE"},
-	} {
-		t.Run(tc.mode, func(t *testing.T) {
-			gy, tmp := t.TempDir(), t.TempDir()
-			ready := filepath.Join(tmp, "ready")
-			env := map[string]string{
-				"KUBEXIT_NAME": "sidecar", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main",
-				"KUBEXIT_DEATH_ON": tc.mode, "READY": ready,
-			}
-			if tc.settle != "" {
-				env["KUBEXIT_DEATH_SETTLE"] = tc.settle
-			}
-			p := startKubexit(t, env, script(t, tmp, "child.sh", loopUntilSignalled))
-			waitFor(t, "child ready", func() bool { return fileExists(ready) })
-			writeFile(t, gy, "main", fmt.Sprintf(died1, now()))
-			if tc.killedByFirst {
-				if code := p.wait(); code != 143 {
-					t.Fatalf("exit status %d, want 143; stderr:\n%s", code, p.stderr)
-				}
-				return
-			}
-			waitFor(t, "the first death to be noted", func() bool { return strings.Contains(p.stderr.String(), tc.firstLog) })
-			writeFile(t, gy, "main", fmt.Sprintf(born2, now()))
-			waitFor(t, "the restart to be noted", func() bool { return strings.Contains(p.stderr.String(), "death dep is alive again") })
-			if p.exited() {
-				t.Fatalf("kubexit exited on a death that does not count:\n%s", p.stderr)
-			}
-			writeFile(t, gy, "main", fmt.Sprintf(died2, now()))
-			if code := p.wait(); code != 143 {
-				t.Fatalf("exit status %d, want 143 after the final death; stderr:\n%s", code, p.stderr)
-			}
-		})
-	}
-}
-
-// TestDeathOnFinalCountsOldDeathAtStart: a death that happened longer than
-// the settle time ago has settled: the child never starts.
-func TestDeathOnFinalCountsOldDeathAtStart(t *testing.T) {
-	gy, tmp := t.TempDir(), t.TempDir()
-	writeFile(t, gy, "main", diedYAML) // died in 2026-11-25, long settled
-	code, stderr := runKubexit(t, map[string]string{
-		"KUBEXIT_NAME": "sidecar", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main",
-		"KUBEXIT_DEATH_ON": "final", "KUBEXIT_DEATH_SETTLE": "10s",
-	}, "touch", filepath.Join(tmp, "started"))
-	if code != 143 || fileExists(filepath.Join(tmp, "started")) {
-		t.Fatalf("exit status %d (want 143), child started: %v; stderr:\n%s", code, fileExists(filepath.Join(tmp, "started")), stderr)
-	}
-}
-
-// countingServer is a real HTTP server on loopback that counts requests.
-type countingServer struct {
-	*httptest.Server
-	calls   atomic.Int64
-	methods chan string
-}
-
-func newCountingServer(t *testing.T, status int) *countingServer {
-	s := &countingServer{methods: make(chan string, 100)}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.calls.Add(1)
-		s.methods <- r.Method
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func TestDeathURLsCalledWithChild(t *testing.T) {
-	gy, tmp := t.TempDir(), t.TempDir()
-	ready := filepath.Join(tmp, "ready")
-	a, b := newCountingServer(t, 200), newCountingServer(t, 200)
-	p := startKubexit(t, map[string]string{
-		"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main", "READY": ready,
-		"KUBEXIT_DEATH_URLS": a.URL + "/quitquitquit, " + b.URL + "/shutdown",
-	}, script(t, tmp, "child.sh", loopUntilSignalled))
-	waitFor(t, "child ready", func() bool { return fileExists(ready) })
-	writeFile(t, gy, "main", diedYAML)
-	if code := p.wait(); code != 143 {
-		t.Fatalf("exit status %d; stderr:\n%s", code, p.stderr)
-	}
-	for _, s := range []*countingServer{a, b} {
-		if n := s.calls.Load(); n != 1 {
-			t.Errorf("%s called %d times, want once", s.URL, n)
-		} else if m := <-s.methods; m != "POST" {
-			t.Errorf("method %s, want POST", m)
-		}
-	}
-}
-
-// TestDeathURLsWithoutChild: kubexit as a tiny watcher container whose only
-// job is to call the shutdown endpoint of a sidecar it cannot wrap.
-func TestDeathURLsWithoutChild(t *testing.T) {
-	gy := t.TempDir()
-	srv := newCountingServer(t, 200)
-	p := startKubexit(t, map[string]string{
-		"KUBEXIT_NAME": "watcher", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main",
-		"KUBEXIT_DEATH_URLS": srv.URL + "/quitquitquit", "KUBEXIT_DEATH_URL_METHOD": "get",
-	})
-	waitTombstone(t, gy, "watcher", "born", isBorn)
-	if srv.calls.Load() != 0 {
-		t.Fatal("URL called before the dep died")
-	}
-	writeFile(t, gy, "main", diedYAML)
-	if code := p.wait(); code != 0 {
-		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr)
-	}
-	if n := srv.calls.Load(); n != 1 {
-		t.Errorf("called %d times, want once", n)
-	} else if m := <-srv.methods; m != "GET" {
-		t.Errorf("method %s, want GET", m)
-	}
-	if ts, _ := readTombstone(gy, "watcher"); ts.Died == nil || ts.ExitCode == nil || *ts.ExitCode != 0 {
-		t.Errorf("tombstone %v, want Died with 0", ts)
-	}
-}
-
-// A death URL that keeps failing makes a watcher without child exit 1.
-func TestDeathURLFailingWithoutChild(t *testing.T) {
-	gy := t.TempDir()
-	srv := newCountingServer(t, 404)
-	writeFile(t, gy, "main", diedYAML)
-	code, stderr := runKubexit(t, map[string]string{
-		"KUBEXIT_NAME": "watcher", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main",
-		"KUBEXIT_DEATH_URLS": srv.URL + "/nope",
-	})
-	if code != 1 {
-		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, stderr)
-	}
-	if srv.calls.Load() != 1 {
-		t.Errorf("a 404 was retried: %d calls", srv.calls.Load())
-	}
-}
-
-func TestTerminationMessage(t *testing.T) {
-	tmp := t.TempDir()
-	msgFile := filepath.Join(tmp, "termination-log")
-	read := func() string { b, _ := os.ReadFile(msgFile); return string(b) }
-	env := func(kv ...string) map[string]string {
-		m := map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": filepath.Join(tmp, "gy"), "KUBEXIT_TERMINATION_LOG": msgFile}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
-	runKubexit(t, env(), "sh", "-c", "exit 3")
-	if got, want := read(), "kubexit: exit 3: child exited 3\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	runKubexit(t, env(), "sh", "-c", "kill -KILL $$")
-	if got, want := read(), "kubexit: exit 137: child exited 137 (SIGKILL)\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	runKubexit(t, env("KUBEXIT_GRACE_PERIOD", "x"), "true")
-	if got := read(); !strings.HasPrefix(got, `kubexit: exit 2: invalid configuration: KUBEXIT_GRACE_PERIOD="x"`) {
-		t.Errorf("got %q", got)
-	}
-	writeFile(t, filepath.Join(tmp, "gy"), "main", diedYAML)
-	runKubexit(t, env("KUBEXIT_DEATH_DEPS", "main"), "true")
-	if got, want := read(), "kubexit: exit 143: not started: death dep main already dead\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	os.Remove(filepath.Join(tmp, "gy", "main"))
-
-	ready := filepath.Join(tmp, "ready")
-	p := startKubexit(t, env("KUBEXIT_DEATH_DEPS", "main", "KUBEXIT_GRACE_PERIOD", "500ms", "READY", ready),
-		script(t, tmp, "stubborn.sh", `trap '' TERM; `+loopUntilSignalled))
-	waitFor(t, "child ready", func() bool { return fileExists(ready) })
-	writeFile(t, filepath.Join(tmp, "gy"), "main", diedYAML)
-	p.wait()
-	if got, want := read(), "kubexit: exit 137: child killed after the grace period (500ms) because death dep main died\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	os.Remove(filepath.Join(tmp, "gy", "main"))
-	os.Remove(ready)
-	p = startKubexit(t, env("KUBEXIT_DEATH_DEPS", "main", "READY", ready), script(t, tmp, "child.sh", loopUntilSignalled))
-	waitFor(t, "child ready", func() bool { return fileExists(ready) })
-	writeFile(t, filepath.Join(tmp, "gy"), "main", diedYAML)
-	p.wait()
-	if got, want := read(), "kubexit: exit 143: child terminated because death dep main died; it exited 143 (SIGTERM)\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
-// The default termination log, /dev/termination-log, is written only where
-// it exists (Kubernetes mounts it); kubexit never creates it.
-func TestTerminationLogDefaultNotCreated(t *testing.T) {
-	if fileExists(defaultTerminationLog) {
-		t.Skip(defaultTerminationLog + " exists on this machine")
-	}
-	code, _ := runKubexit(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": t.TempDir()}, "true")
-	if code != 0 || fileExists(defaultTerminationLog) {
-		t.Errorf("exit %d; %s created: %v", code, defaultTerminationLog, fileExists(defaultTerminationLog))
-	}
-}
-
 // TestPID1ReapsOrphans runs kubexit as PID 1 of a new PID namespace, as in a
 // container: orphans are re-parented to it and must be reaped, without
 // KUBEXIT_SUBREAPER, and the child's status still comes out.
@@ -456,42 +253,23 @@ func TestPID1ReapsOrphans(t *testing.T) {
 		t.Skip("needs root and unshare(1) to make a PID namespace")
 	}
 	kubexit, _ := exec.LookPath("kubexit")
-	gy, tmp := t.TempDir(), t.TempDir()
-	count := filepath.Join(tmp, "zombies")
-	child := script(t, tmp, "child.sh", `
-[ "$PPID" = 1 ] || { echo "kubexit is not PID 1 (PPID $PPID)"; exit 99; }
-for i in 1 2 3; do (sh -c 'exit 7' &) ; done
-sleep 1
-n=0
-for f in /proc/[0-9]*/stat; do
-	set -- $(cat "$f" 2>/dev/null | sed 's/.*) //')
-	[ "$1" = Z ] && n=$((n+1))
-done
-echo $n > "`+count+`"
-exit 5`)
+	gy := t.TempDir()
+	child, count := orphansChild(t, 3, 5, true)
 	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", kubexit, child)
 	cmd.Env = append(os.Environ(), "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD="+gy, "KUBEXIT_LOG_LEVEL=debug")
 	out, _ := cmd.CombinedOutput()
 	if code := exitStatus(cmd.ProcessState); code != 5 {
 		t.Fatalf("exit status %d, want the child's 5; output:\n%s", code, out)
 	}
-	data, _ := os.ReadFile(count)
-	if strings.TrimSpace(string(data)) != "0" {
-		t.Errorf("%s zombies in the namespace, want 0; output:\n%s", strings.TrimSpace(string(data)), out)
-	}
-	if n := strings.Count(string(out), "reaped an orphan"); n != 3 {
-		t.Errorf("reaped %d orphans, want 3; output:\n%s", n, out)
-	}
+	expectReaped(t, count, string(out), 3)
 }
 
 // The Go runtime's own signals are never forwarded: SIGURG (goroutine
 // preemption) sent to kubexit does not reach the child.
 func TestRuntimeSignalsNotForwarded(t *testing.T) {
-	gy, tmp := t.TempDir(), t.TempDir()
-	ready := filepath.Join(tmp, "ready")
-	p := startKubexit(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "READY": ready, "TMP": tmp},
-		script(t, tmp, "child.sh", `trap 'touch "$TMP/urg"' URG; trap 'touch "$TMP/usr1"' USR1; trap 'exit 0' TERM; `+loopUntilSignalled))
-	waitFor(t, "child ready", func() bool { return fileExists(ready) })
+	t.Parallel()
+	p, tmp := startReady(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": t.TempDir()},
+		`trap 'touch "$TMP/urg"' URG; trap 'touch "$TMP/usr1"' USR1; trap 'exit 0' TERM; `+loopUntilSignalled)
 	p.signal(syscall.SIGURG)
 	p.signal(syscall.SIGUSR1) // forwarded: once the child has it, URG had its chance
 	waitFor(t, "USR1 forwarded", func() bool { return fileExists(filepath.Join(tmp, "usr1")) })

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,13 +14,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// forwardedSignals are relayed to the child as they arrive.
+// forwardedSignals are relayed to the child as they arrive: every signal a
+// wrapper can forward, as tini and dumb-init do. A signal sent with kill is
+// about the child: even SIGSEGV, SIGILL or SIGABRT, which would otherwise
+// crash a Go program, are delivered to kubexit's channel when another
+// process sends them (the Go runtime tells them from kubexit's own faults
+// by si_code; a real fault of kubexit's still crashes it, and its lock,
+// lock.go, tells its siblings).
 //
-// Not here, on purpose: SIGCHLD (about kubexit's own children), SIGURG (the Go
-// runtime's goroutine preemption), SIGPROF (profiling), the synchronous
-// faults (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT) which concern kubexit itself,
-// and SIGKILL/SIGSTOP which cannot be caught.
-var forwardedSignals = []os.Signal{
+// Not here, each for a reason: SIGCHLD (about kubexit's own children: it
+// reaps them), SIGURG (the Go runtime's goroutine preemption), SIGPROF (the
+// Go runtime takes it for its profiler, always: a Go program never receives
+// it; measured by TestEverySignalForwarded's first version), SIGPIPE
+// (subscribed, never forwarded: see notifySignals), SIGKILL and SIGSTOP
+// (cannot be caught), and signals 32 to 34, which the Go runtime keeps for
+// itself (32 and 33 are the C library's thread signals, 34 the runtime's
+// per-thread system calls; measured: a Go program subscribed to them dies
+// of 32 and 34 and never sees 33). The C library's SIGRTMIN is 34, so
+// SIGRTMIN+1 (35) to SIGRTMAX (64) are forwarded.
+var forwardedSignals = append([]os.Signal{
 	syscall.SIGTERM,
 	syscall.SIGINT,
 	syscall.SIGHUP,
@@ -29,6 +42,29 @@ var forwardedSignals = []os.Signal{
 	syscall.SIGWINCH,
 	syscall.SIGALRM,
 	syscall.SIGCONT,
+	syscall.SIGILL,
+	syscall.SIGTRAP,
+	syscall.SIGABRT,
+	syscall.SIGBUS,
+	syscall.SIGFPE,
+	syscall.SIGSEGV,
+	syscall.SIGSYS,
+	syscall.SIGSTKFLT,
+	syscall.SIGXCPU,
+	syscall.SIGXFSZ,
+	syscall.SIGVTALRM,
+	syscall.SIGIO,
+	syscall.SIGPWR,
+}, realtimeSignals()...)
+
+// realtimeSignals are SIGRTMIN+1 (35, as the C library numbers it) to
+// SIGRTMAX (64): the real-time signals a Go program can receive.
+func realtimeSignals() []os.Signal {
+	var sigs []os.Signal
+	for s := 35; s <= 64; s++ {
+		sigs = append(sigs, syscall.Signal(s))
+	}
+	return sigs
 }
 
 // jobControlSignals are forwarded, and then kubexit stops itself, as
@@ -84,22 +120,28 @@ func ignoredAtStart() map[syscall.Signal]bool {
 	if err != nil {
 		return nil
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "SigIgn:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
-			if err != nil {
-				return nil
-			}
-			ignored := map[syscall.Signal]bool{}
-			for i := 0; i < 64; i++ {
-				if mask&(1<<i) != 0 {
-					ignored[syscall.Signal(i+1)] = true
-				}
-			}
-			return ignored
+	mask, err := statusSignalMask(string(data), "SigIgn")
+	if err != nil {
+		return nil
+	}
+	ignored := map[syscall.Signal]bool{}
+	for i := 0; i < 64; i++ {
+		if mask&(1<<i) != 0 {
+			ignored[syscall.Signal(i+1)] = true
 		}
 	}
-	return nil
+	return ignored
+}
+
+// statusSignalMask reads the signal mask line key (SigIgn, SigBlk, SigCgt,
+// SigPnd) of /proc/PID/status text: bit N-1 stands for signal N.
+func statusSignalMask(status, key string) (uint64, error) {
+	for _, line := range strings.Split(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, key+":"); ok {
+			return strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s line in /proc/PID/status", key)
 }
 
 // exitStatus turns a finished child into the status a shell would report:

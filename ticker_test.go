@@ -18,6 +18,7 @@ var tickerKinds = map[string]func(ctx context.Context, interval time.Duration) (
 }
 
 func TestPollTickerIsTimerfdHere(t *testing.T) {
+	t.Parallel()
 	tk := newPollTicker(context.Background(), time.Second, discardLogger())
 	defer tk.stop()
 	if _, ok := tk.(*timerfdTicker); !ok {
@@ -41,8 +42,10 @@ func waitResult(t *testing.T, tk pollTicker, ctx context.Context) bool {
 }
 
 func TestPollTickerTicks(t *testing.T) {
+	t.Parallel()
 	for name, newTicker := range tickerKinds {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			ctx := t.Context()
 			tk, err := newTicker(ctx, 5*time.Millisecond)
 			if err != nil {
@@ -59,8 +62,10 @@ func TestPollTickerTicks(t *testing.T) {
 }
 
 func TestPollTickerCancelEndsWait(t *testing.T) {
+	t.Parallel()
 	for name, newTicker := range tickerKinds {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithCancel(context.Background())
 			tk, err := newTicker(ctx, time.Hour) // no tick comes
 			if err != nil {

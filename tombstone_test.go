@@ -28,6 +28,7 @@ func mustTime(t *testing.T, s string) *time.Time {
 // The fixtures in testdata/tombstones hold the exact bytes the original
 // kubexit writes; ours must be identical.
 func TestTombstoneMarshalMatchesFixtures(t *testing.T) {
+	t.Parallel()
 	born := mustTime(t, "2026-11-25T23:21:14.604215824Z")
 	died := mustTime(t, "2026-11-25T23:21:14.610530456Z")
 	for file, ts := range map[string]tombstone{
@@ -58,6 +59,7 @@ type originalTombstone struct {
 // encoder with the original's encoder (sigs.k8s.io/yaml) on many values,
 // including timestamps whose nanoseconds have trailing zeros.
 func TestTombstoneMarshalMatchesOriginalEncoder(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 2000; i++ {
 		born := time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC()
@@ -83,6 +85,7 @@ func TestTombstoneMarshalMatchesOriginalEncoder(t *testing.T) {
 }
 
 func TestParseTombstoneFixtures(t *testing.T) {
+	t.Parallel()
 	born := mustTime(t, "2026-11-25T23:21:14.604215824Z")
 	died := mustTime(t, "2026-11-25T23:21:14.610530456Z")
 	for _, tc := range []struct {
@@ -112,6 +115,7 @@ func TestParseTombstoneFixtures(t *testing.T) {
 }
 
 func TestParseTombstoneRejectsUnreadable(t *testing.T) {
+	t.Parallel()
 	for _, file := range []string{"empty.yaml", "truncated.yaml", "truncated-key.yaml", "zeros.yaml", "garbled.yaml", "bad-time.yaml"} {
 		data, err := os.ReadFile(filepath.Join("testdata/tombstones", file))
 		if err != nil {
@@ -150,6 +154,7 @@ func TestWriteTombstoneCreatesGraveyardAndFileModes(t *testing.T) {
 }
 
 func TestWriteTombstoneFailsOnUnwritableGraveyard(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "not-a-dir")
 	os.WriteFile(file, nil, 0o644)
 	if err := writeTombstone(file, "app", tombstone{}); err == nil {
@@ -158,6 +163,7 @@ func TestWriteTombstoneFailsOnUnwritableGraveyard(t *testing.T) {
 }
 
 func TestRemoveStaleTemps(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, n := range []string{".app.tmp-123", ".app.tmp-x", ".other.tmp-1", "app"} {
 		os.WriteFile(filepath.Join(dir, n), nil, 0o644)
@@ -176,6 +182,7 @@ func TestRemoveStaleTemps(t *testing.T) {
 // TestTombstoneRewritesNeverSeenPartial rewrites one tombstone thousands of
 // times while readers read it as fast as they can: every read must parse.
 func TestTombstoneRewritesNeverSeenPartial(t *testing.T) {
+	t.Parallel()
 	dir := fastTempDir(t)
 	born := time.Now()
 	if err := writeTombstone(dir, "app", tombstone{Born: &born}); err != nil {
