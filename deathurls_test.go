@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -554,5 +555,52 @@ func TestDeathURLFailingWithoutChild(t *testing.T) {
 	}
 	if n := e.calls.Load(); n != 1 {
 		t.Errorf("a 404 was retried: %d calls", n)
+	}
+}
+
+// The epilogue waits for the death URL calls before it writes Died, on every
+// path: a sibling that sees Died knows that this process is done, calls
+// included.
+func TestDiedWrittenAfterDeathURLCalls(t *testing.T) {
+	t.Parallel()
+	gy, tmp := t.TempDir(), t.TempDir()
+	ready, exited := filepath.Join(tmp, "ready"), filepath.Join(tmp, "exited")
+	called, release := make(chan struct{}, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called <- struct{}{}
+		<-release
+	}))
+	defer srv.Close()
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	p := startKubexit(t, map[string]string{
+		"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main",
+		"KUBEXIT_DEATH_URLS": srv.URL + "/quitquitquit", "READY": ready, "EXITED": exited,
+	}, script(t, tmp, "child.sh", `trap 'touch "$EXITED"; exit 0' TERM; `+loopUntilSignalled))
+	waitFor(t, "child ready", func() bool { return fileExists(ready) })
+	writeFile(t, gy, "main", diedYAML)
+	select {
+	case <-called:
+	case <-time.After(testTimeout):
+		t.Fatal("the death URL was not called")
+	}
+	waitFor(t, "the child's exit", func() bool { return fileExists(exited) })
+	// The child is gone and the call hangs: no Died yet, however long.
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if ts, _ := readTombstone(gy, "app"); ts.Died != nil {
+			t.Fatalf("Died written while a death URL call was in flight: %+v", ts)
+		}
+	}
+	released = true
+	close(release)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d, want 0 (the child's); stderr:\n%s", code, p.stderr)
+	}
+	if ts, _ := readTombstone(gy, "app"); ts.Died == nil || ts.ExitCode == nil || *ts.ExitCode != 0 {
+		t.Errorf("tombstone %+v, want Died with ExitCode 0", ts)
 	}
 }
