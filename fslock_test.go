@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -23,7 +22,6 @@ func TestFSLock(t *testing.T) {
 	b := needFS(t)
 	name := fsName("locker", 0)
 	k := startKubexit(t, map[string]string{"KUBEXIT_NAME": name, "KUBEXIT_GRAVEYARD": b.writer}, "sleep", "600")
-	t.Cleanup(func() { exec.Command("pkill", "-KILL", "-f", "^sleep 600$").Run() })
 	ts := waitTombstone(t, b.writer, name, "born", isBorn)
 	buf := make([]byte, 0, maxLockFileSize)
 	path, want := filepath.Join(b.reader, lockFileName(name)), lockContent(*ts.Born)
@@ -46,8 +44,12 @@ func TestFSLock(t *testing.T) {
 		}
 		counts[s]++
 	}
+	orphans := childPIDs(k.cmd.Process.Pid)
 	k.signal(syscall.SIGKILL)
 	killed := time.Now()
+	for _, pid := range orphans {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 	freeAfter := time.Duration(-1)
 	for time.Since(killed) < b.bound {
 		if s, _ := probeLock(path, want, buf); s == lockFree {

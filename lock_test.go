@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -235,8 +237,11 @@ func TestLockSIGKILLedDep(t *testing.T) {
 				"KUBEXIT_DEATH_DEPS": "romeo", "KUBEXIT_TERMINATION_LOG": term, "READY": ready},
 				script(t, tmp, "juliet.sh", `trap 'exit 0' TERM; `+loopUntilSignalled))
 			waitFor(t, "juliet ready", func() bool { return fileExists(ready) })
+			orphan := childPIDs(romeo.cmd.Process.Pid)
 			romeo.signal(syscall.SIGKILL)
-			exec.Command("pkill", "-KILL", "-f", "^sleep 600$").Run() // romeo's orphaned child
+			for _, pid := range orphan { // romeo's child, orphaned
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
 			romeo.wait()
 			if code := juliet.wait(); code != 0 {
 				t.Fatalf("juliet exit %d; stderr:\n%s", code, juliet.stderr)
@@ -298,4 +303,16 @@ func BenchmarkPollLocked(b *testing.B) {
 	if !w.locks {
 		b.Fatal("locks not trusted here: the benchmark measures nothing")
 	}
+}
+
+// childPIDs lists the children of pid; none where the kernel does not tell
+// (/proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN).
+func childPIDs(pid int) []int {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	var pids []int
+	for _, f := range strings.Fields(string(data)) {
+		n, _ := strconv.Atoi(f)
+		pids = append(pids, n)
+	}
+	return pids
 }
