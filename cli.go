@@ -311,6 +311,7 @@ func awaitTombstone(ctx context.Context, path, state string, interval time.Durat
 	defer tick.stop()
 	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
 	dir, name := filepath.Split(path)
+	locks, locksDecided := false, false // decided once the graveyard exists
 	for {
 		data, err := readTombstoneFile(path, buf)
 		switch {
@@ -320,7 +321,10 @@ func awaitTombstone(ctx context.Context, path, state string, interval time.Durat
 				last = "tombstone not readable: " + oneLine(perr.Error())
 				break
 			}
-			locks, _ := lockTrusted(dir)
+			if !locksDecided {
+				locks, _ = lockTrusted(dir)
+				locksDecided = true
+			}
 			now := lifeState(dir, name, t, locks, lockBuf)
 			if state == "born" && t.Born != nil || state == "died" && now != stateBorn {
 				return "", true
