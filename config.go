@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,22 @@ const (
 	defaultGraveyard      = "/graveyard"
 	defaultPollInterval   = 100 * time.Millisecond
 	defaultTerminationLog = "/dev/termination-log"
+)
+
+// Floors of the two polling intervals: a shorter value is refused.
+const (
+	// minPollInterval: every poll wakes the process, and the wake-ups are
+	// the cost: ~1 % of a core at 20ms (docs/performance.md#poll-interval),
+	// ~90 % at 1ns. At 10ms a poll costs ~2 % and reacts in ~5 ms (median);
+	// below it, the wake-ups cost more than the reaction gains.
+	minPollInterval = 10 * time.Millisecond
+	// minReadinessInterval: every interval is a GET of the pod from the API
+	// server. client-go's default rate limiter, which the client keeps,
+	// sustains 5 requests a second, so a shorter interval would not be
+	// kept, only slowed down to it silently, while loading the API server
+	// at that pace from every waiting container. (The kubelet updates
+	// readiness at most once per probe period, 1 s or more, anyway.)
+	minReadinessInterval = 200 * time.Millisecond
 )
 
 // config is everything kubexit reads from its KUBEXIT_* environment.
@@ -77,38 +94,49 @@ var variables = []variable{
 	{"KUBEXIT_NAME", "", "(required)", "this container's name: its tombstone is <graveyard>/<name>", validated(validateName, func(c *config) *string { return &c.Name })},
 	{"KUBEXIT_GRAVEYARD", defaultGraveyard, "", "the shared directory of tombstones", parseGraveyard},
 	{"KUBEXIT_DEATH_DEPS", "", "", "comma list of names: when one dies, TERM the child", nameList(func(c *config) *[]string { return &c.DeathDeps })},
-	{"KUBEXIT_GRACE_PERIOD", "30s", "", "time between that TERM and KILL", duration(zeroOK, func(c *config) *time.Duration { return &c.GracePeriod })},
+	{"KUBEXIT_GRACE_PERIOD", "30s", "", "time between that TERM and KILL", duration(0, "", func(c *config) *time.Duration { return &c.GracePeriod })},
 	{"KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "false", "", "exit 0 when the child was terminated because a death dep died", parseExitZero},
 	{"KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS", "false", "", "the same, under a fork's name", parseExitZero},
-	{"KUBEXIT_POLL_INTERVAL", defaultPollInterval.String(), "", "how often the graveyard is polled", duration(positive, func(c *config) *time.Duration { return &c.PollInterval })},
+	{"KUBEXIT_POLL_INTERVAL", defaultPollInterval.String(), "", "how often the graveyard is polled (at least 10ms)", duration(minPollInterval, "each poll wakes kubexit, and 1ns costs most of a core", func(c *config) *time.Duration { return &c.PollInterval })},
 	{"KUBEXIT_DEATH_ON", deathOnAny, "", "which deaths count: any, success (exit 0) or final (stays dead for KUBEXIT_DEATH_SETTLE)", parseDeathOn},
-	{"KUBEXIT_DEATH_SETTLE", "30s", "", "with KUBEXIT_DEATH_ON=final: how long a death must stand", duration(zeroOK, func(c *config) *time.Duration { return &c.DeathPolicy.Settle })},
+	{"KUBEXIT_DEATH_SETTLE", "30s", "", "with KUBEXIT_DEATH_ON=final: how long a death must stand", duration(0, "", func(c *config) *time.Duration { return &c.DeathPolicy.Settle })},
 	{"KUBEXIT_DEATH_URLS", "", "", "comma list of URLs to call when a death dep dies (sidecars' shutdown endpoints)", parseDeathURLsVar},
 	{"KUBEXIT_DEATH_URL_METHOD", "POST", "", "POST, GET or PUT", parseDeathURLMethodVar},
 	{"KUBEXIT_BIRTH_DEPS", "", "", "comma list of this pod's containers that must be Ready before the child starts", nameList(func(c *config) *[]string { return &c.BirthDeps })},
-	{"KUBEXIT_BIRTH_TIMEOUT", "30s", "", "how long to wait for them; 0 waits forever", duration(zeroOK, func(c *config) *time.Duration { return &c.BirthTimeout })},
-	{"KUBEXIT_READINESS_INTERVAL", "1s", "", "how often the pod is read while waiting", duration(positive, func(c *config) *time.Duration { return &c.ReadinessInterval })},
+	{"KUBEXIT_BIRTH_TIMEOUT", "30s", "", "how long to wait for them; 0 waits forever", duration(0, "", func(c *config) *time.Duration { return &c.BirthTimeout })},
+	{"KUBEXIT_READINESS_INTERVAL", "1s", "", "how often the pod is read while waiting (at least 200ms)", duration(minReadinessInterval, "each is a GET of the pod from the API server, which client-go paces at 5 a second", func(c *config) *time.Duration { return &c.ReadinessInterval })},
 	{"KUBEXIT_POD_NAME", "", "", "this pod's name (downward API: metadata.name); required with birth deps", validated(validateSubdomain, func(c *config) *string { return &c.PodName })},
 	{"KUBEXIT_NAMESPACE", "", "(service account's)", "this pod's namespace (downward API: metadata.namespace)", validated(validateName, func(c *config) *string { return &c.Namespace })},
 	{"KUBEXIT_PREFLIGHT", "false", "", "run the --check preflight at start-up; on failure exit 1 without starting the child", boolean(func(c *config) *bool { return &c.Preflight })},
 	{"KUBEXIT_PROCESS_GROUP", "false", "", "run the child in its own process group and signal the whole group", boolean(func(c *config) *bool { return &c.ProcessGroup })},
 	{"KUBEXIT_SUBREAPER", "false", "", "reap orphaned zombies (always done as PID 1)", boolean(func(c *config) *bool { return &c.Subreaper })},
-	{"KUBEXIT_TERMINATION_LOG", defaultTerminationLog, "", "file for a one-line exit reason (the default only if it exists)", func(c *config, v string) error { c.TerminationLog = v; return nil }},
+	{"KUBEXIT_TERMINATION_LOG", defaultTerminationLog, "", "file for a one-line exit reason (the default only if it exists)", parseTerminationLog},
 	{"KUBEXIT_LOG_FORMAT", "text", "", "text or json, on stderr", parseLogFormat},
 	{"KUBEXIT_LOG_LEVEL", "info", "", "debug, info, warn, error or off", parseLogLevel},
 }
 
-// configError is an invalid KUBEXIT_* value: kubexit exits 2 (usage).
+// Bounds of a configError's message, whatever the value (a variable can
+// hold 128 KB): the value is quoted up to configValueBytes, the reason cut at
+// configReasonBytes (list problems are bounded before that: splitList).
+const (
+	configValueBytes  = 100
+	configReasonBytes = 3000
+)
+
+// configError is an invalid KUBEXIT_* value: kubexit exits 2 (usage). Its
+// message names the variable and quotes the value once, cut when long:
+// KUBEXIT_X="abc"… (70000 bytes): why.
 type configError struct {
 	Var, Value string
 	Reason     string
 }
 
 func (e *configError) Error() string {
+	reason := cut(e.Reason, configReasonBytes)
 	if e.Value == "" {
-		return fmt.Sprintf("%s: %s", e.Var, e.Reason)
+		return fmt.Sprintf("%s: %s", e.Var, reason)
 	}
-	return fmt.Sprintf("%s=%q: %s", e.Var, e.Value, e.Reason)
+	return fmt.Sprintf("%s=%s: %s", e.Var, quoteCut(e.Value, configValueBytes), reason)
 }
 
 // parseConfig reads the configuration through getenv (os.Getenv in
@@ -124,11 +152,21 @@ func parseConfig(getenv func(string) string) (config, error) {
 
 // parseVariables applies the defaults of vars, then their values from getenv,
 // to a zero config. The CLI uses it for the few variables a command reads.
+//
+// Every value is trimmed of white space before it is parsed, the same for
+// every variable. A value of only white space is refused, not taken as
+// unset: it is what a template that produced nothing leaves, and taking the
+// default (or none) in its place would be a silent misconfiguration.
 func parseVariables(getenv func(string) string, vars []variable) (config, error) {
 	var cfg config
 	var errs []error
 	for _, v := range vars {
-		value := getenv(v.Name)
+		raw := getenv(v.Name)
+		value := strings.TrimSpace(raw)
+		if raw != "" && value == "" {
+			errs = append(errs, &configError{Var: v.Name, Value: raw, Reason: "only white space; set a value, or leave it empty (unset)"})
+			continue
+		}
 		if value == "" {
 			value = v.Default
 		}
@@ -136,7 +174,7 @@ func parseVariables(getenv func(string) string, vars []variable) (config, error)
 			continue
 		}
 		if err := v.parse(&cfg, value); err != nil {
-			errs = append(errs, &configError{Var: v.Name, Value: getenv(v.Name), Reason: err.Error()})
+			errs = append(errs, &configError{Var: v.Name, Value: raw, Reason: err.Error()})
 		}
 	}
 	return cfg, errors.Join(errs...)
@@ -153,6 +191,118 @@ func lookupVariables(names ...string) []variable {
 		}
 	}
 	return out
+}
+
+// maxUnknownWarnings bounds unknownVariables' answer.
+const maxUnknownWarnings = 20
+
+// unknownVariables warns about each variable of environ (os.Environ's
+// NAME=VALUE entries) whose name starts with KUBEXIT_, in any case, but is
+// not a row of variables: a typo there is otherwise silently ignored
+// (KUBEXIT_DEATH_DEP=main makes a sidecar that never stops). A warning names
+// the variable, never its value, and the nearest known name when one is
+// close. The answer is sorted and has one warning per name, at most
+// maxUnknownWarnings of them, then one saying how many more there are.
+// Only the table is known: the test harness's own KUBEXIT_* variables
+// (KUBEXIT_K8S_TESTS...) are warned about too.
+func unknownVariables(environ []string) []string {
+	known := map[string]bool{}
+	for _, v := range variables {
+		known[v.Name] = true
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, kv := range environ {
+		// An empty value counts as unset, for unknown names too.
+		name, value, _ := strings.Cut(kv, "=")
+		if value == "" || len(name) < len("KUBEXIT_") || !strings.EqualFold(name[:len("KUBEXIT_")], "KUBEXIT_") || known[name] || seen[name] {
+			continue
+		}
+		seen[name] = true
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var out []string
+	for i, name := range names {
+		if i == maxUnknownWarnings {
+			out = append(out, fmt.Sprintf("and %d more unknown KUBEXIT_* variables, ignored", len(names)-i))
+			break
+		}
+		shown := name
+		if len(name) > 64 || strings.ContainsFunc(name, notNameChar) {
+			shown = quoteCut(name, 64) // visible and short in a log line
+		}
+		if near := nearestVariable(name); near != "" {
+			out = append(out, fmt.Sprintf("%s is not a kubexit variable (did you mean %s?); it is ignored", shown, near))
+		} else {
+			out = append(out, fmt.Sprintf("%s is not a kubexit variable; it is ignored", shown))
+		}
+	}
+	return out
+}
+
+// notNameChar: r is not a letter, digit or '_', what a variable name
+// usually is made of.
+func notNameChar(r rune) bool {
+	return !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+}
+
+// nearestVariable is the row of variables closest to name, when one is
+// close: compared in upper case, by edit distance (at most 3, and at most
+// half the length of the known name's part after KUBEXIT_, so that short
+// names do not match everything), or with the same words in another order
+// (KUBEXIT_DEPS_DEATH). Ties go to the first row.
+func nearestVariable(name string) string {
+	upper := strings.ToUpper(name)
+	best, bestDist := "", 4
+	for _, v := range variables {
+		limit := min(3, (len(v.Name)-len("KUBEXIT_"))/2)
+		d := limit + 1
+		switch {
+		case upper == v.Name:
+			d = 0
+		case sameWords(upper, v.Name):
+			d = 1
+		case len(upper)-len(v.Name) <= limit && len(v.Name)-len(upper) <= limit:
+			d = editDistance(upper, v.Name)
+		}
+		if d <= limit && d < bestDist {
+			best, bestDist = v.Name, d
+		}
+	}
+	return best
+}
+
+// sameWords: a and b have the same '_'-separated words, in any order.
+func sameWords(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	wa, wb := strings.Split(a, "_"), strings.Split(b, "_")
+	slices.Sort(wa)
+	slices.Sort(wb)
+	return slices.Equal(wa, wb)
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // checkConfig finds what is wrong with values that are each valid alone.
@@ -197,9 +347,42 @@ func validated(check func(string) error, field func(*config) *string) func(*conf
 	}
 }
 
+// parseGraveyard cleans the path as the original does: trailing slashes
+// dropped, "/" alone stays "/". A relative path is accepted, as the original
+// accepts it: it is relative to kubexit's working directory (the child's
+// too), so it works only where every container sharing the graveyard has the
+// same one. Control and invisible characters (a newline from a YAML block
+// scalar) are refused: no volume mount has them, and such a path would
+// create a stray directory rather than use the shared one.
 func parseGraveyard(c *config, v string) error {
-	// The original trims trailing slashes and cleans; "/" alone stays "/".
+	if err := validatePath(v); err != nil {
+		return err
+	}
 	c.Graveyard = filepath.Clean(v)
+	return nil
+}
+
+// parseTerminationLog takes the path as given (only trimmed, as every
+// value), with the graveyard's check for control characters.
+func parseTerminationLog(c *config, v string) error {
+	if err := validatePath(v); err != nil {
+		return err
+	}
+	c.TerminationLog = v
+	return nil
+}
+
+// validatePath refuses control characters (NUL, newline, tab, DEL, C1) and
+// invisible ones (zero-width and direction marks, spaces other than ' ') in
+// a path: pasted into a manifest, they make a path that looks like the
+// sibling containers' but is not. Bytes that are not UTF-8 are left alone: a
+// Linux path need not be UTF-8.
+func validatePath(v string) error {
+	for i, r := range v {
+		if !strconv.IsPrint(r) {
+			return fmt.Errorf("a path must not contain control or invisible characters (%q at byte %d)", r, i)
+		}
+	}
 	return nil
 }
 
@@ -217,27 +400,87 @@ func nameList(field func(*config) *[]string) func(*config, string) error {
 	}
 }
 
-// Whether a duration variable may be zero.
-const (
-	zeroOK   = true
-	positive = false
-)
-
-// duration parses a Go duration into *field(c).
-func duration(zero bool, field func(*config) *time.Duration) func(*config, string) error {
+// duration parses a Go duration into *field(c): not negative, and at least
+// floor when floor is not zero (a zero floor lets 0 through); why says why
+// the floor is there.
+func duration(floor time.Duration, why string, field func(*config) *time.Duration) func(*config, string) error {
 	return func(c *config, v string) error {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
+		d, err := parseDuration(v)
 		switch {
 		case err != nil:
-			return errors.New("not a Go duration (examples: 500ms, 30s, 2m)")
+			return err
 		case d < 0:
 			return errors.New("must not be negative")
-		case d == 0 && !zero:
-			return errors.New("must be greater than zero")
+		case d == 0 && floor > 0:
+			return fmt.Errorf("must be greater than zero: at least %v (%s)", floor, why)
+		case d < floor:
+			return fmt.Errorf("below the floor of %v (%s)", floor, why)
 		}
 		*field(c) = d
 		return nil
 	}
+}
+
+// maxDuration is the longest time.Duration, about 292 years.
+const maxDuration = time.Duration(1<<63 - 1)
+
+// parseDuration is time.ParseDuration with errors that say what is wrong:
+// time.ParseDuration gives the same "invalid duration" for a typo and for a
+// value too large to hold, so the syntax is checked here and a value that
+// is well-formed but refused is out of range.
+func parseDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err == nil {
+		return d, nil
+	}
+	if why := durationSyntax(v); why != "" {
+		return 0, fmt.Errorf("not a Go duration: %s (examples: 500ms, 30s, 2m)", why)
+	}
+	return 0, fmt.Errorf("out of range: the longest duration is %v (about 292 years)", maxDuration)
+}
+
+// durationUnits are time.ParseDuration's units.
+var durationUnits = map[string]bool{"ns": true, "us": true, "µs": true, "μs": true, "ms": true, "s": true, "m": true, "h": true}
+
+// durationSyntax checks v against time.ParseDuration's grammar, ignoring
+// magnitude: [-+] then "0", or numbers (digits, an optional fraction), each
+// with a unit. It says what is wrong, or "" when v is well-formed.
+func durationSyntax(v string) string {
+	s := strings.TrimLeft(v, "+-")
+	switch {
+	case len(v)-len(s) > 1:
+		return "more than one sign"
+	case s == "0":
+		return ""
+	case s == "":
+		return "no number"
+	}
+	for s != "" {
+		i := 0
+		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+			i++
+		}
+		number := s[:i]
+		switch {
+		case number == "" || number == ".":
+			return fmt.Sprintf("a number is missing at %s", quoteCut(s, 20))
+		case strings.Count(number, ".") > 1:
+			return fmt.Sprintf("%s is not a number", quoteCut(number, 20))
+		}
+		s = s[i:]
+		j := 0
+		for j < len(s) && !(s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+			j++
+		}
+		switch unit := s[:j]; {
+		case unit == "":
+			return fmt.Sprintf("%s has no unit", quoteCut(number, 20))
+		case !durationUnits[unit]:
+			return fmt.Sprintf("unknown unit %s", quoteCut(unit, 20))
+		}
+		s = s[j:]
+	}
+	return ""
 }
 
 func parseBool(v string) (bool, error) {
@@ -293,17 +536,25 @@ func parseLogFormat(c *config, v string) error {
 	return errors.New("want text or json")
 }
 
+// parseLogLevel accepts the four named levels and off (none, silent), in
+// any case. Not slog's offsets ("info+100" would silence every record) nor
+// numbers: only levels that kubexit logs at.
 func parseLogLevel(c *config, v string) error {
-	switch v := strings.ToLower(v); v {
+	switch strings.ToLower(v) {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
 	case "off", "none", "silent":
 		c.LogOff = true
-		return nil
 	default:
-		if c.LogLevel.UnmarshalText([]byte(v)) != nil {
-			return errors.New("want debug, info, warn, error or off")
-		}
-		return nil
+		return errors.New("want debug, info, warn, error or off")
 	}
+	return nil
 }
 
 // validateName accepts a DNS-1123 label, which is what a container name is:

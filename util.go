@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -62,24 +64,115 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
+// Bounds of splitList's problems: at most listShownItems items are quoted per
+// reason and listShownReasons distinct reasons listed, so that a list of any
+// length (a variable can hold 128 KB) is refused in a few KB.
+const (
+	listShownItems   = 3
+	listShownReasons = 5
+	listItemBytes    = 80  // an item is quoted up to this many bytes
+	listReasonBytes  = 300 // a reason is cut at this many bytes
+)
+
 // splitList splits a comma list: spaces around items are trimmed, empty
 // items and duplicates dropped. Items that check refuses are left out, and
-// each is named, once, in problems ("item %q: why").
+// problems says why, bounded whatever the list's length: items refused for
+// the same reason are merged into one problem (`item "x": why`, or
+// `items "x" (2 times), "y" and 7 more: why`), at most listShownReasons
+// reasons are listed, then how many others there are.
 func splitList(raw string, check func(string) error) (items, problems []string) {
-	seen := map[string]bool{}
-	for _, item := range strings.Split(raw, ",") {
+	seen := map[string]int{} // item: how many times it appears; refused ones only count
+	type group struct {
+		reason string
+		items  []string // the first listShownItems distinct items
+		n      int      // distinct items refused for reason
+	}
+	var groups []*group
+	byReason := map[string]*group{}
+	for item := range strings.SplitSeq(raw, ",") {
 		item = strings.TrimSpace(item)
-		if item == "" || seen[item] {
+		if item == "" {
 			continue
 		}
-		seen[item] = true
-		if err := check(item); err != nil {
-			problems = append(problems, fmt.Sprintf("item %q: %v", item, err))
+		if n, ok := seen[item]; ok {
+			if n > 0 {
+				seen[item] = n + 1
+			}
 			continue
 		}
-		items = append(items, item)
+		err := check(item)
+		if err == nil {
+			seen[item] = 0
+			items = append(items, item)
+			continue
+		}
+		seen[item] = 1
+		reason := cut(err.Error(), listReasonBytes)
+		g := byReason[reason]
+		if g == nil {
+			g = &group{reason: reason}
+			byReason[reason] = g
+			groups = append(groups, g)
+		}
+		if len(g.items) < listShownItems {
+			g.items = append(g.items, item)
+		}
+		g.n++
+	}
+	for i, g := range groups {
+		if i == listShownReasons {
+			rest := 0
+			for _, g := range groups[i:] {
+				rest += g.n
+			}
+			problems = append(problems, fmt.Sprintf("and %d more items, refused for %d other reasons", rest, len(groups)-i))
+			break
+		}
+		var b strings.Builder
+		if g.n == 1 {
+			b.WriteString("item ")
+		} else {
+			b.WriteString("items ")
+		}
+		for j, item := range g.items {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(quoteCut(item, listItemBytes))
+			if n := seen[item]; n > 1 {
+				fmt.Fprintf(&b, " (%d times)", n)
+			}
+		}
+		if more := g.n - len(g.items); more > 0 {
+			fmt.Fprintf(&b, " and %d more", more)
+		}
+		b.WriteString(": ")
+		b.WriteString(g.reason)
+		problems = append(problems, b.String())
 	}
 	return items, problems
+}
+
+// cut returns s, or its first max bytes (not splitting a UTF-8 sequence)
+// and "…" when it is longer.
+func cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && i > max-utf8.UTFMax && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// quoteCut quotes s (Go syntax, so control characters are visible), or its
+// first max bytes and its length when it is longer: "abc"… (70000 bytes).
+func quoteCut(s string, max int) string {
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(strings.TrimSuffix(cut(s, max), "…")), len(s))
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
