@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // checkLevel grades one check.
@@ -37,6 +39,9 @@ func preflight(cfg config, env apiEnv) []check {
 		add(checkFail, "graveyard %s is not writable: %v; mount a shared volume there (an emptyDir) writable by this container's user, or set KUBEXIT_GRAVEYARD", cfg.Graveyard, err)
 	} else {
 		add(checkOK, "graveyard %s is writable", cfg.Graveyard)
+	}
+	if msg := checkRoom(cfg.Graveyard); msg != "" {
+		add(checkWarn, "%s", msg)
 	}
 	if len(cfg.BirthDeps) == 0 {
 		return checks
@@ -93,4 +98,61 @@ func checkWritable(dir string) error {
 	}
 	f.Close()
 	return os.Remove(f.Name())
+}
+
+// Below these, the graveyard has little room (checkRoom). Each kubexit
+// needs, at its peak, three blocks and three inodes: its tombstone, its lock
+// file and the temporary file of a tombstone write, until the rename frees
+// the old tombstone's. 64 KiB is 16 blocks of 4 KiB (tmpfs pages, ext4 and
+// xfs blocks) and 16 inodes: the files of five containers writing at once.
+const (
+	minGraveyardBytes  = 64 << 10
+	minGraveyardInodes = 16
+)
+
+// checkRoom tells, with the numbers, when the filesystem of dir has little
+// room left: under minGraveyardBytes available to this user, or under
+// minGraveyardInodes free inodes where it counts them (btrfs and an
+// unlimited tmpfs report none at all). Available blocks are those of a user
+// without CAP_SYS_RESOURCE (a container's root usually lacks it), so not
+// ext4's reserve. "" when there is room, or when statfs cannot tell.
+func checkRoom(dir string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return ""
+	}
+	unit := uint64(st.Frsize)
+	if unit == 0 {
+		unit = uint64(st.Bsize)
+	}
+	free := st.Bavail * unit
+	lowInodes := st.Files > 0 && st.Ffree < minGraveyardInodes
+	if free >= minGraveyardBytes && !lowInodes {
+		return ""
+	}
+	inodes := "inodes not counted"
+	if st.Files > 0 {
+		inodes = fmt.Sprintf("%d of %d inodes free", st.Ffree, st.Files)
+	}
+	return fmt.Sprintf("graveyard %s has little room: %s of %s free, %s (kubexit wants %s and %d inodes): "+
+		"without a block and an inode for a new file, a first Born cannot be written (and the child is not started), "+
+		"and Died only by rewriting the tombstone in place; give the volume more room (an emptyDir's sizeLimit)",
+		dir, formatBytes(free), formatBytes(st.Blocks*unit), inodes, formatBytes(minGraveyardBytes), minGraveyardInodes)
+}
+
+// formatBytes renders a size in B, KiB, MiB, GiB or TiB: "0 B", "1.5 KiB",
+// "12 KiB" (one decimal under 10 of a unit, when it is not whole).
+func formatBytes(n uint64) string {
+	const units = "KMGT"
+	if n < 1<<10 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v, i = v/1024, i+1
+	}
+	if v < 10 && v != float64(int(v)) {
+		return fmt.Sprintf("%.1f %ciB", v, units[i])
+	}
+	return fmt.Sprintf("%d %ciB", int(v), units[i])
 }

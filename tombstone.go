@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 	"sigs.k8s.io/yaml"
@@ -81,34 +82,104 @@ func (t tombstone) marshal() []byte {
 // sigs.k8s.io/yaml too): YAML or JSON, keys in any case, timestamps with any
 // UTC offset. Empty or unparsable content is an error: the caller treats it
 // as "not readable yet" (a writer may be midway through a non-atomic write).
-func parseTombstone(data []byte) (tombstone, error) {
-	var t tombstone
+// Content over maxTombstoneSize is refused unparsed, and a panic of the YAML
+// parser is an error too: a sibling's file must not crash kubexit. Unlike
+// the original, a time outside the years 0000-9999 in UTC is refused.
+func parseTombstone(data []byte) (t tombstone, err error) {
+	if len(data) > maxTombstoneSize {
+		return t, fmt.Errorf("larger than %d bytes", maxTombstoneSize)
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return t, errors.New("empty")
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = tombstone{}, fmt.Errorf("%w: %v", errParserPanic, r)
+		}
+	}()
 	if err := yaml.Unmarshal(data, &t); err != nil {
-		return t, err
+		return tombstone{}, cutError{err}
 	}
 	// A document that parses but says nothing (a scalar, a list, unknown
 	// keys) is not a tombstone yet.
 	if t.Born == nil && t.Died == nil && t.ExitCode == nil {
 		return t, errors.New("no Born, Died or ExitCode")
 	}
+	// RFC 3339 has years 0000 to 9999, but an offset can move a time out of
+	// them in UTC ("0000-01-01T00:00:00+01:00"): such a time could be
+	// neither written back as a tombstone nor shown in JSON.
+	for _, f := range []struct {
+		key string
+		t   *time.Time
+	}{{"Born", t.Born}, {"Died", t.Died}} {
+		if f.t != nil && (f.t.UTC().Year() < 0 || f.t.UTC().Year() > 9999) {
+			return tombstone{}, fmt.Errorf("%s %s is outside the years 0000-9999 in UTC", f.key, f.t.Format(time.RFC3339Nano))
+		}
+	}
 	return t, nil
 }
 
-// writeTombstone replaces <dir>/<name> atomically: a temporary file in the same
-// directory, fsync, mode 0644, rename. A reader sees the old content or the
-// new, never a part. A missing graveyard is created (0755).
-func writeTombstone(dir, name string, t tombstone) (err error) {
+// errParserPanic marks a panic of the YAML parser, turned into an error.
+var errParserPanic = errors.New("YAML parser failed")
+
+// maxParseErrorBytes bounds the message of a parse error: the parser quotes
+// the content it refuses ("parsing time \"...\""), which may be 64 KB.
+const maxParseErrorBytes = 200
+
+// cutError is an error whose message is cut at maxParseErrorBytes.
+type cutError struct{ err error }
+
+func (e cutError) Error() string {
+	s := e.err.Error()
+	if len(s) <= maxParseErrorBytes {
+		return s
+	}
+	n := maxParseErrorBytes
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func (e cutError) Unwrap() error { return e.err }
+
+// writeTombstone writes t to <dir>/<name>, creating a missing graveyard
+// (0755). It replaces the file atomically when it can (replaceTombstone: a
+// reader sees the old content or the new, never a part). When that fails —
+// a full filesystem or an exhausted quota has no block or inode for the
+// temporary file, a directory that this user cannot create files in, a
+// filesystem that refuses to rename over a file — it rewrites the existing
+// tombstone in place (rewriteTombstone), which needs no new block: a death
+// must be recorded whenever any write can succeed. Any failure of the
+// atomic path gets the fallback, not only ENOSPC and EDQUOT: whatever the
+// cause, the alternative is a death never recorded, and the fallback
+// touches only an existing regular file of that name. When both fail, the
+// error wraps both.
+func writeTombstone(dir, name string, t tombstone) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create graveyard: %w", err)
 	}
+	content := t.marshal()
+	path := filepath.Join(dir, name)
+	err := replaceTombstone(dir, name, content)
+	if err == nil {
+		return nil
+	}
+	if ierr := rewriteTombstone(path, content); ierr != nil {
+		return fmt.Errorf("write tombstone %s: %w; rewriting it in place failed too: %w", path, err, ierr)
+	}
+	return nil
+}
+
+// replaceTombstone writes content to a temporary file in dir, fsyncs it,
+// gives it mode 0644 and renames it over <dir>/<name>. On failure the
+// temporary file is removed, and the tombstone is unchanged.
+func replaceTombstone(dir, name string, content []byte) (err error) {
 	// The leading dot keeps temporary files out of the name space of
 	// tombstones: a container name never starts with '.'.
 	tmp, err := os.CreateTemp(dir, tempPrefix(name)+"*")
 	if err != nil {
-		return fmt.Errorf("write tombstone: %w", err)
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -116,21 +187,20 @@ func writeTombstone(dir, name string, t tombstone) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := tmp.Write(t.marshal()); err != nil {
-		return fmt.Errorf("write tombstone %s: %w", tmp.Name(), err)
+	if _, err := tmp.Write(content); err != nil {
+		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write tombstone %s: %w", tmp.Name(), err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write tombstone %s: %w", tmp.Name(), err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write tombstone %s: %w", tmp.Name(), err)
+		return err
 	}
-	final := filepath.Join(dir, name)
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return fmt.Errorf("write tombstone: %w", err)
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return err
 	}
 	// Make the rename itself durable where the filesystem allows it; some
 	// (FUSE, NFS) refuse fsync on a directory, which costs nothing here.
@@ -141,14 +211,204 @@ func writeTombstone(dir, name string, t tombstone) (err error) {
 	return nil
 }
 
+// rewriteTombstone rewrites the tombstone at path in place, without a new
+// block or inode: the file must exist, be a regular file (a symbolic link is
+// not followed) and have no other hard link. It keeps the file's mode.
+//
+// A reader may read between the writes, so each step leaves content that
+// either parses as the old tombstone or the new, or does not parse at all,
+// which a reader takes as "not readable yet" and reads again at its next
+// poll (parseTombstone):
+//
+//   - The usual case, Died and ExitCode added to a Born, only appends: the
+//     old content is a prefix of the new, and one write adds the rest. A
+//     local filesystem (and an NFS server's) extends the file's size only
+//     once the bytes are in, so a reader sees the old size or the new.
+//   - Otherwise (a Born over a Died, a damaged file), the first byte is
+//     made a NUL, which no content parses with; then the rest is written and
+//     the file cut to length; then the first byte is set. Each step is
+//     fsynced before the next, so that a reader through another client
+//     (NFS) sees them in this order too.
+func rewriteTombstone(path string, content []byte) error {
+	fd, err := openRetry(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	fail := func(op string, err error) error { return &fs.PathError{Op: op, Path: path, Err: err} }
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fail("fstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fail("rewrite", notRegularFile(st.Mode))
+	}
+	if st.Nlink > 1 {
+		// Writing would change the other names' file too; a rename
+		// would not.
+		return fail("rewrite", fmt.Errorf("has %d hard links", st.Nlink))
+	}
+	if st.Size <= int64(len(content)) {
+		old := make([]byte, st.Size)
+		if n, err := preadFull(fd, old, 0); err != nil {
+			return fail("read", err)
+		} else if n == len(old) && bytes.HasPrefix(content, old) {
+			if err := pwriteFull(fd, content[n:], int64(n)); err != nil {
+				return fail("write", err)
+			}
+			return fsyncRetry(fd, path)
+		}
+	}
+	if err := pwriteFull(fd, []byte{0}, 0); err != nil {
+		return fail("write", err)
+	}
+	if err := fsyncRetry(fd, path); err != nil {
+		return err
+	}
+	if err := pwriteFull(fd, content[1:], 1); err != nil {
+		return fail("write", err)
+	}
+	if err := ftruncateRetry(fd, int64(len(content))); err != nil {
+		return fail("truncate", err)
+	}
+	if err := fsyncRetry(fd, path); err != nil {
+		return err
+	}
+	if err := pwriteFull(fd, content[:1], 0); err != nil {
+		return fail("write", err)
+	}
+	return fsyncRetry(fd, path)
+}
+
+// preadFull reads len(b) bytes at off, or up to the end of the file.
+func preadFull(fd int, b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Pread(fd, b[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// pwriteFull writes all of b at off.
+func pwriteFull(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		m, err := unix.Pwrite(fd, b, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b, off = b[m:], off+int64(m)
+	}
+	return nil
+}
+
+func fsyncRetry(fd int, path string) error {
+	for {
+		err := unix.Fsync(fd)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "fsync", Path: path, Err: err}
+		}
+		return nil
+	}
+}
+
+func ftruncateRetry(fd int, size int64) error {
+	for {
+		if err := unix.Ftruncate(fd, size); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// notRegularFile is the error for a file that is not a regular file, naming
+// its type.
+func notRegularFile(mode uint32) error {
+	kind := "unknown type"
+	switch mode & unix.S_IFMT {
+	case unix.S_IFIFO:
+		kind = "fifo"
+	case unix.S_IFCHR:
+		kind = "character device"
+	case unix.S_IFBLK:
+		kind = "block device"
+	case unix.S_IFSOCK:
+		kind = "socket"
+	case unix.S_IFDIR:
+		kind = "directory"
+	case unix.S_IFLNK:
+		kind = "symbolic link"
+	}
+	return fmt.Errorf("not a regular file (%s)", kind)
+}
+
 func tempPrefix(name string) string { return "." + name + ".tmp-" }
 
+// isTempName tells whether entry is one of name's temporary files: its
+// prefix, then what os.CreateTemp puts for the '*', a decimal number.
+func isTempName(entry, name string) bool {
+	rest, ok := strings.CutPrefix(entry, tempPrefix(name))
+	if !ok || rest == "" || len(rest) > 20 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // removeStaleTemps deletes temporary files that an earlier kubexit of the
-// same name left when it was killed between create and rename.
+// same name left when it was killed between create and rename: regular
+// files of dir whose name is name's temporary file name (isTempName). The
+// directory is read with getdents and every name is resolved relative to
+// it, so that nothing in the graveyard's path is taken as a pattern, and
+// unlinkat removes a link itself, never what it points to.
 func removeStaleTemps(dir, name string) {
-	matches, _ := filepath.Glob(filepath.Join(dir, tempPrefix(name)+"*"))
-	for _, m := range matches {
-		os.Remove(m)
+	fd, err := openRetry(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	var stale, names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names[:0])
+		for _, e := range names {
+			if isTempName(e, name) {
+				stale = append(stale, e)
+			}
+		}
+	}
+	// Unlinked only once the listing is done: removing entries while
+	// reading a directory may make some filesystems skip others.
+	for _, e := range stale {
+		var st unix.Stat_t
+		if unix.Fstatat(fd, e, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			unix.Unlinkat(fd, e, 0)
+		}
 	}
 }
 
@@ -156,21 +416,41 @@ func removeStaleTemps(dir, name string) {
 // (reused between polls). It uses plain system calls rather than os.File:
 // a poller opens this file several times a second for the pod's whole life,
 // and os.File adds a netpoller registration, fcntl calls and a finalizer to
-// each open. O_NONBLOCK keeps a FIFO put in the graveyard from blocking it.
+// each open.
+//
+// Only a regular file's content counts. A symbolic link is followed (a user
+// may link a tombstone), but whatever is opened is refused, before any read,
+// unless it is a regular file: a FIFO (its data is for another reader), a
+// device (/dev/zero, a terminal), a directory. O_NONBLOCK keeps the open of a
+// FIFO from blocking; opening one for reading consumes nothing. (A socket
+// cannot be opened at all: ENXIO.)
 func readTombstoneFile(path string, buf []byte) ([]byte, error) {
+	buf = buf[:0]
 	fd, err := openRetry(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return buf, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
 	// FUSE (sshfs, bindfs) caches a file's size for its attribute timeout
 	// (1 s) and cuts reads short to it: a tombstone that grew from Born to
 	// Died would read truncated, so unparsable, until then. Fetch fresh
 	// attributes first (one extra round trip on FUSE and NFS; nothing on a
-	// local filesystem). Errors do not matter: the read decides.
+	// local filesystem); the same call tells the file's type. fstat where
+	// statx is missing (Linux before 4.11, some sandboxes).
 	var stx unix.Statx_t
-	unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_STATX_FORCE_SYNC, unix.STATX_SIZE, &stx)
-	buf = buf[:0]
+	var mode uint32
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_STATX_FORCE_SYNC, unix.STATX_TYPE|unix.STATX_SIZE, &stx); err == nil && stx.Mask&unix.STATX_TYPE != 0 {
+		mode = uint32(stx.Mode)
+	} else {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return buf, &fs.PathError{Op: "fstat", Path: path, Err: err}
+		}
+		mode = st.Mode
+	}
+	if mode&unix.S_IFMT != unix.S_IFREG {
+		return buf, &fs.PathError{Op: "read", Path: path, Err: notRegularFile(mode)}
+	}
 	for {
 		if len(buf) > maxTombstoneSize {
 			return buf, fmt.Errorf("%s: larger than %d bytes", path, maxTombstoneSize)
