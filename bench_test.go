@@ -179,7 +179,14 @@ func reportLatencies(b *testing.B, lat []time.Duration) {
 // a death dep that stays alive: all of its threads' on-CPU time, from
 // /proc/PID/task/*/schedstat (ns), over KUBEXIT_BENCH_IDLE after a 1 s
 // settling time. Reported: percent of one core, and RSS in MB.
-func BenchmarkIdleCPU(b *testing.B) {
+func BenchmarkIdleCPU(b *testing.B) { benchIdleCPU(b, false) }
+
+// BenchmarkIdleCPULocked is BenchmarkIdleCPU with the dep's life lock held
+// (lock.go), as a live dep of this kubexit holds it: each poll then probes
+// the lock too.
+func BenchmarkIdleCPULocked(b *testing.B) { benchIdleCPU(b, true) }
+
+func benchIdleCPU(b *testing.B, locked bool) {
 	bin := benchBinary(b)
 	writer, reader := benchDirs(b)
 	poll := benchPoll()
@@ -192,6 +199,13 @@ func BenchmarkIdleCPU(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		dep := fmt.Sprintf("live-%d-%d", os.Getpid(), i)
 		now := time.Now()
+		if locked {
+			fd, err := holdLifeLock(writer, dep, now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer syscall.Close(fd)
+		}
 		if err := writeTombstone(writer, dep, tombstone{Born: &now}); err != nil {
 			b.Fatal(err)
 		}
@@ -274,4 +288,36 @@ func BenchmarkStartup(b *testing.B) {
 	}
 	b.Run("true", func(b *testing.B) { run(b, truePath) })
 	b.Run("kubexit", func(b *testing.B) { run(b, benchBinary(b), truePath) })
+}
+
+// BenchmarkEarlyTerm measures the window after exec in which a SIGTERM kills
+// kubexit before it has subscribed to signals, so that no tombstone is
+// written: TERM is sent at delays of 0 to 60 ms after the start, and
+// window-ms is the smallest delay from which every TERM of the sweep was
+// handled (a tombstone written). What remains of the window is the Go
+// runtime's start and the linked packages' initialisation, before main.
+func BenchmarkEarlyTerm(b *testing.B) {
+	bin := benchBinary(b)
+	var windows []float64
+	for i := 0; i < b.N; i++ {
+		window := 0
+		for delay := 0; delay <= 60; delay += 3 {
+			gy := b.TempDir()
+			cmd := exec.Command(bin, "sleep", "5")
+			cmd.Env = append(os.Environ(), "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD="+gy, "KUBEXIT_LOG_LEVEL=off")
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(time.Duration(delay) * time.Millisecond)
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			if _, err := os.Stat(filepath.Join(gy, "app")); err != nil {
+				window = delay + 3
+			}
+		}
+		windows = append(windows, float64(window))
+	}
+	slices.Sort(windows)
+	b.ReportMetric(windows[len(windows)/2], "window-ms")
+	b.ReportMetric(0, "ns/op")
 }

@@ -22,12 +22,20 @@ type child struct {
 }
 
 // startChild starts args[0] with kubexit's stdio, environment and cwd.
+//
+// The child is SIGKILLed by the kernel if kubexit dies first (Pdeathsig),
+// as tini -p arranges: outside PID 1 (a pod with shareProcessNamespace, a
+// shell that runs kubexit) a SIGKILLed kubexit would otherwise leave it
+// running unsupervised, its death never recorded. KILL, because no one is
+// left to escalate a TERM. The signal comes when the thread that forked the
+// child exits (go.dev/issue/27505); the Go runtime ends a thread only when
+// a goroutine locked to it returns, and kubexit locks none. It reaches the
+// child alone, not its own children, and the kernel drops it when the
+// child execs a set-user-ID program.
 func startChild(args []string, group bool, log *slog.Logger) (*child, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if group {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: group, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -35,6 +43,17 @@ func startChild(args []string, group bool, log *slog.Logger) (*child, error) {
 }
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// terminate sends SIGTERM and then SIGCONT, as container runtimes and
+// systemd do: a stopped child (SIGSTOP) would not act on the TERM until
+// continued, and would burn the whole grace period.
+func (c *child) terminate() error {
+	err := c.signal(syscall.SIGTERM)
+	if err == nil {
+		c.signal(syscall.SIGCONT)
+	}
+	return err
+}
 
 // signal sends sig to the child, or to its process group.
 func (c *child) signal(sig syscall.Signal) error {

@@ -24,7 +24,9 @@ import (
 )
 
 // runOption runs one of kubexit's own commands and returns the exit status.
-func runOption(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// environ is the process's environment (os.Environ).
+func runOption(args, environ []string, stdout, stderr io.Writer) int {
+	getenv := envLookup(environ)
 	switch args[0] {
 	case "-h", "-help", "--help":
 		printHelp(stdout)
@@ -37,7 +39,7 @@ func runOption(args []string, getenv func(string) string, stdout, stderr io.Writ
 	case "--wait":
 		return waitCommand(args[1:], getenv, stdout, stderr)
 	case "--check":
-		return checkCommand(args[1:], getenv, stdout, stderr)
+		return checkCommand(args[1:], environ, stdout, stderr)
 	}
 	return usageError(stderr, fmt.Sprintf("unknown option %q", args[0]))
 }
@@ -103,7 +105,8 @@ func commandEnv(getenv func(string) string, stderr io.Writer, names ...string) (
 }
 
 // checkCommand is "kubexit --check": the configuration, then the preflight.
-func checkCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func checkCommand(args, environ []string, stdout, stderr io.Writer) int {
+	getenv := envLookup(environ)
 	c := newCommand("--check", "usage: kubexit --check")
 	if pos, code, done := c.parse(args, stdout, stderr); done || len(pos) > 0 {
 		if !done {
@@ -114,6 +117,9 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	cfg, err := parseConfig(getenv)
 	for _, e := range unjoin(err) {
 		fmt.Fprintf(stdout, "FAIL: %v\n", e)
+	}
+	for _, w := range unknownVariables(environ) {
+		fmt.Fprintf(stdout, "WARN: %s\n", w)
 	}
 	if err != nil {
 		return exitInternal
@@ -134,8 +140,42 @@ type statusRow struct {
 	Born     *time.Time `json:"born,omitempty"`
 	Died     *time.Time `json:"died,omitempty"`
 	ExitCode *int       `json:"exitCode,omitempty"`
-	State    string     `json:"state"`           // born, died, not started, lost, unreadable
+	State    string     `json:"state"`           // born, died, not started, lost, unknown, unreadable
 	Error    string     `json:"error,omitempty"` // why it is unreadable
+	// Holding is a stop signal that a born process holds for
+	// KUBEXIT_SHUTDOWN_AFTER (shutdown.go).
+	Holding *heldSignal `json:"holding,omitempty"`
+}
+
+// heldSignal is a hold file's content.
+type heldSignal struct {
+	Signal string    `json:"signal"`
+	Since  time.Time `json:"since"`
+	After  []string  `json:"after"`
+}
+
+// readHold reads name's hold file in dir; nil if there is none.
+func readHold(dir, name string, buf []byte) *heldSignal {
+	data, err := readTombstoneFile(filepath.Join(dir, holdFileName(name)), buf)
+	if err != nil {
+		return nil
+	}
+	var h heldSignal
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		switch k {
+		case "Signal":
+			h.Signal = v
+		case "Since":
+			h.Since, _ = time.Parse(time.RFC3339Nano, strings.Trim(v, `"`))
+		case "After":
+			h.After, _ = splitList(v, validateName)
+		}
+	}
+	if h.Signal == "" {
+		return nil
+	}
+	return &h
 }
 
 // statusCommand is "kubexit --status [-o json|table]".
@@ -186,9 +226,10 @@ func readGraveyard(dir string) ([]statusRow, error) {
 	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
 	locks, _ := lockTrusted(dir)
 	for _, e := range entries {
-		// Only tombstones: temporary files start with '.', and a name that
-		// is not a container name is not kubexit's.
-		if !e.Type().IsRegular() || validateName(e.Name()) != nil {
+		// Only tombstones: temporary and lock files start with '.', and a
+		// name that is not a container name is not kubexit's. A link is
+		// shown as the watcher reads it: followed, to a regular file only.
+		if !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0 || validateName(e.Name()) != nil {
 			continue
 		}
 		row := statusRow{Name: e.Name()}
@@ -203,6 +244,9 @@ func readGraveyard(dir string) ([]statusRow, error) {
 			row.State, row.Error = "unreadable", oneLine(err.Error())
 		} else {
 			row.State = lifeState(dir, row.Name, tombstone{Born: row.Born, Died: row.Died, ExitCode: row.ExitCode}, locks, lockBuf)
+			if row.State == stateBorn {
+				row.Holding = readHold(dir, row.Name, buf)
+			}
 		}
 		rows = append(rows, row)
 	}
@@ -232,11 +276,16 @@ func printStatusTable(w io.Writer, rows []statusRow, now time.Time) {
 		if r.ExitCode != nil {
 			exit = fmt.Sprint(*r.ExitCode)
 		}
+		// The age of the latest event: a reborn tombstone's Born.
 		last := r.Born
-		if r.Died != nil {
+		if r.Died != nil && (last == nil || r.Died.After(*last)) {
 			last = r.Died
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.State, shortTime(r.Born), shortTime(r.Died), exit, age(now, last))
+		state := r.State
+		if r.Holding != nil {
+			state += fmt.Sprintf(", holding %s for %s (%s)", r.Holding.Signal, strings.Join(r.Holding.After, ","), age(now, &r.Holding.Since))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, state, shortTime(r.Born), shortTime(r.Died), exit, age(now, last))
 	}
 	tw.Flush()
 }
@@ -326,7 +375,7 @@ func awaitTombstone(ctx context.Context, path, state string, interval time.Durat
 				locksDecided = true
 			}
 			now := lifeState(dir, name, t, locks, lockBuf)
-			if state == "born" && t.Born != nil || state == "died" && now != stateBorn {
+			if state == "born" && t.Born != nil || state == "died" && now != stateBorn && now != stateUnknown {
 				return "", true
 			}
 			last = "tombstone: " + t.String()

@@ -41,3 +41,42 @@ func TestVersion(t *testing.T) {
 		t.Errorf("built with -X main.version=v9.8.7: %q, %v", out2, err)
 	}
 }
+
+// FuzzRunOption feeds kubexit's own commands arbitrary arguments (NUL
+// separated) against a graveyard with a died, a born and a garbled
+// tombstone. They must not panic, must exit 0, 1 or 2, and must not block:
+// a --timeout of 10ms is appended, which, being last, wins over any other.
+// Usage errors stay short whatever the arguments' length.
+func FuzzRunOption(f *testing.F) {
+	for _, seed := range []string{
+		"--status", "--status\x00-o\x00json", "--status\x00-o\x00yaml", "--status\x00extra",
+		"--wait\x00died\x00dead", "--wait\x00born\x00alive", "--wait\x00died\x00alive", "--wait\x00--timeout\x00-1s\x00died\x00x",
+		"--wait\x00died\x00BAD", "--wait\x00died\x00dead\x00--", "--wait\x00--\x00died\x00dead",
+		"--check\x00x", "--help", "-h", "--version", "-x", "--nope\x00--status",
+		"--status\x00-o", "--wait\x00died", "--status\x00--output=json\x00-o=table",
+	} {
+		f.Add(seed)
+	}
+	gy := f.TempDir()
+	os.WriteFile(filepath.Join(gy, "dead"), []byte(diedYAML), 0o644)
+	os.WriteFile(filepath.Join(gy, "alive"), []byte(bornYAML), 0o644)
+	os.WriteFile(filepath.Join(gy, "garbled"), []byte("Born: \"2026-11-25T23:2"), 0o644)
+	environ := []string{"KUBEXIT_GRAVEYARD=" + gy, "KUBEXIT_NAME=fuzz", "HOME=" + gy, "KUBEXIT_DEATH_DEP=x"}
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		if !isOption(args) {
+			return // a command to run: the supervisor's, not this target's
+		}
+		if args[0] == "--wait" {
+			args = append(args, "--timeout", "10ms")
+		}
+		var stdout, stderr strings.Builder
+		code := runOption(args, environ, &stdout, &stderr)
+		if code != 0 && code != exitInternal && code != exitUsage {
+			t.Errorf("%q: exit %d", args, code)
+		}
+		if code == exitUsage && stderr.Len() > 4096+3*len(joined) {
+			t.Errorf("%q: %d bytes of usage error", args, stderr.Len())
+		}
+	})
+}

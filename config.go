@@ -51,6 +51,14 @@ type config struct {
 	// sidecars that cannot be wrapped but have a shutdown endpoint.
 	DeathURLs      []string
 	DeathURLMethod string
+	// DeathQuorum is how many death deps must have died (as DeathPolicy
+	// counts deaths) before the child is stopped; 0 means all of them.
+	DeathQuorum int
+
+	// ShutdownAfter names siblings that must be gone before a stop signal
+	// from outside is forwarded to the child; ShutdownTimeout bounds that hold.
+	ShutdownAfter   []string
+	ShutdownTimeout time.Duration
 
 	// ProcessGroup starts the child in its own process group and signals
 	// the whole group. Subreaper makes kubexit reap orphans (it does when it
@@ -93,7 +101,7 @@ type variable struct {
 var variables = []variable{
 	{"KUBEXIT_NAME", "", "(required)", "this container's name: its tombstone is <graveyard>/<name>", validated(validateName, func(c *config) *string { return &c.Name })},
 	{"KUBEXIT_GRAVEYARD", defaultGraveyard, "", "the shared directory of tombstones", parseGraveyard},
-	{"KUBEXIT_DEATH_DEPS", "", "", "comma list of names: when one dies, TERM the child", nameList(func(c *config) *[]string { return &c.DeathDeps })},
+	{"KUBEXIT_DEATH_DEPS", "", "", "comma list of names: when one dies (or KUBEXIT_DEATH_QUORUM of them), TERM the child", nameList(func(c *config) *[]string { return &c.DeathDeps })},
 	{"KUBEXIT_GRACE_PERIOD", "30s", "", "time between that TERM and KILL", duration(0, "", func(c *config) *time.Duration { return &c.GracePeriod })},
 	{"KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "false", "", "exit 0 when the child was terminated because a death dep died", parseExitZero},
 	{"KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS", "false", "", "the same, under a fork's name", parseExitZero},
@@ -102,6 +110,9 @@ var variables = []variable{
 	{"KUBEXIT_DEATH_SETTLE", "30s", "", "with KUBEXIT_DEATH_ON=final: how long a death must stand", duration(0, "", func(c *config) *time.Duration { return &c.DeathPolicy.Settle })},
 	{"KUBEXIT_DEATH_URLS", "", "", "comma list of URLs to call when a death dep dies (sidecars' shutdown endpoints)", parseDeathURLsVar},
 	{"KUBEXIT_DEATH_URL_METHOD", "POST", "", "POST, GET or PUT", parseDeathURLMethodVar},
+	{"KUBEXIT_DEATH_QUORUM", "1", "", "how many death deps must have died before the child is stopped: a number, or all", parseDeathQuorum},
+	{"KUBEXIT_SHUTDOWN_AFTER", "", "", "comma list of siblings that must be gone before a stop signal (TERM, INT, QUIT) is forwarded to the child", nameList(func(c *config) *[]string { return &c.ShutdownAfter })},
+	{"KUBEXIT_SHUTDOWN_TIMEOUT", "20s", "", "the longest a stop signal is held for KUBEXIT_SHUTDOWN_AFTER; then it is forwarded anyway", duration(0, "", func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"KUBEXIT_BIRTH_DEPS", "", "", "comma list of this pod's containers that must be Ready before the child starts", nameList(func(c *config) *[]string { return &c.BirthDeps })},
 	{"KUBEXIT_BIRTH_TIMEOUT", "30s", "", "how long to wait for them; 0 waits forever", duration(0, "", func(c *config) *time.Duration { return &c.BirthTimeout })},
 	{"KUBEXIT_READINESS_INTERVAL", "1s", "", "how often the pod is read while waiting (at least 200ms)", duration(minReadinessInterval, "each is a GET of the pod from the API server, which client-go paces at 5 a second", func(c *config) *time.Duration { return &c.ReadinessInterval })},
@@ -327,6 +338,15 @@ func checkConfig(cfg config, getenv func(string) string) error {
 	if getenv("KUBEXIT_DEATH_SETTLE") != "" && cfg.DeathPolicy.On != deathOnFinal {
 		bad("KUBEXIT_DEATH_SETTLE", "only applies with KUBEXIT_DEATH_ON=final")
 	}
+	if getenv("KUBEXIT_DEATH_QUORUM") != "" && len(cfg.DeathDeps) == 0 {
+		bad("KUBEXIT_DEATH_QUORUM", "needs KUBEXIT_DEATH_DEPS: it counts their deaths")
+	}
+	if cfg.DeathQuorum > len(cfg.DeathDeps) && len(cfg.DeathDeps) > 0 {
+		bad("KUBEXIT_DEATH_QUORUM", fmt.Sprintf("more than the %d death deps in KUBEXIT_DEATH_DEPS; use all", len(cfg.DeathDeps)))
+	}
+	if getenv("KUBEXIT_SHUTDOWN_TIMEOUT") != "" && len(cfg.ShutdownAfter) == 0 {
+		bad("KUBEXIT_SHUTDOWN_TIMEOUT", "only applies with KUBEXIT_SHUTDOWN_AFTER")
+	}
 	if len(cfg.DeathURLs) > 0 && len(cfg.DeathDeps) == 0 {
 		bad("KUBEXIT_DEATH_URLS", "needs KUBEXIT_DEATH_DEPS: the URLs are called when a death dep dies")
 	}
@@ -504,6 +524,20 @@ func parseExitZero(c *config, v string) error {
 	b, err := parseBool(v)
 	c.ExitZeroOnDeathDeps = c.ExitZeroOnDeathDeps || b
 	return err
+}
+
+// parseDeathQuorum reads a positive number, or "all" (stored as 0).
+func parseDeathQuorum(c *config, v string) error {
+	if strings.EqualFold(v, "all") {
+		c.DeathQuorum = 0
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return errors.New("want a number of death deps (1 or more) or all")
+	}
+	c.DeathQuorum = n
+	return nil
 }
 
 func parseDeathOn(c *config, v string) error {

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -124,6 +125,11 @@ func loadRESTConfig(env apiEnv) (*rest.Config, apiSource, error) {
 	where := kubeconfig
 	if where != "" {
 		rules.Precedence = filepath.SplitList(where)
+		// client-go skips missing files silently and then asks for
+		// KUBERNETES_MASTER; kubectl skips them too, but not all of them.
+		if err := anyReadable(rules.Precedence); err != nil {
+			return nil, apiSource{}, fmt.Errorf("KUBECONFIG=%q: %w", kubeconfig, err)
+		}
 	} else {
 		where = filepath.Join(env.getenv("HOME"), clientcmd.RecommendedHomeDir, clientcmd.RecommendedFileName)
 		rules.Precedence = []string{where}
@@ -145,6 +151,32 @@ func loadRESTConfig(env apiEnv) (*rest.Config, apiSource, error) {
 	}
 	src.account, src.user = tokenIdentity(token)
 	return rc, src, nil
+}
+
+// anyReadable checks that at least one of the kubeconfig files exists; if
+// none does, it names what is wrong with each.
+func anyReadable(files []string) error {
+	var problems []string
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		fi, err := os.Stat(f)
+		switch {
+		case err == nil && !fi.IsDir():
+			return nil
+		case err == nil:
+			problems = append(problems, f+": a directory")
+		case errors.Is(err, fs.ErrNotExist):
+			problems = append(problems, f+": no such file")
+		default:
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) == 0 {
+		return errors.New("names no file")
+	}
+	return errors.New("no kubeconfig file to read: " + strings.Join(problems, "; "))
 }
 
 // inClusterConfig is rest.InClusterConfig reading env rather than the

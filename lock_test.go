@@ -45,7 +45,7 @@ func liveDep(t *testing.T, dir, dep string, born time.Time) (release func()) {
 func lockWatcher(t *testing.T, dir string, policy deathPolicy, deps ...string) (*deathWatcher, *syncBuffer) {
 	w, logs := testWatcher(dir, deps...)
 	w.policy = policy
-	if !w.locksDecided {
+	if !w.decided {
 		w.poll()
 	}
 	if !w.locks {
@@ -68,7 +68,11 @@ func TestLockLostDeath(t *testing.T) {
 		}
 	}
 	release()
-	d, ok := w.poll()
+	ds, ok := w.poll()
+	var d death
+	if ok {
+		d = ds.List[0]
+	}
 	if !ok || !d.Lost || d.Tombstone.ExitCode == nil || *d.Tombstone.ExitCode != 137 {
 		t.Fatalf("after the lock was freed: %+v, %v; want a lost death with 137", d, ok)
 	}
@@ -157,7 +161,7 @@ func TestLockPolicies(t *testing.T) {
 			t.Fatal("counted at 29s")
 		}
 		now = now.Add(time.Second)
-		if d, ok := w.poll(); !ok || !d.Lost {
+		if d, ok := w.poll(); !ok || !d.List[0].Lost {
 			t.Fatalf("not counted at 30s: %+v %v", d, ok)
 		}
 	})

@@ -13,8 +13,10 @@
 // its child and Died and ExitCode when the child exits.
 //
 // With KUBEXIT_DEATH_DEPS, kubexit polls the graveyard and, when any of the
-// named siblings' tombstones says it died, sends SIGTERM to its child and
-// SIGKILL after KUBEXIT_GRACE_PERIOD. A dep that is already dead when kubexit
+// named siblings' tombstones says it died (or KUBEXIT_DEATH_QUORUM of them),
+// sends SIGTERM to its child and SIGKILL after KUBEXIT_GRACE_PERIOD. With
+// KUBEXIT_SHUTDOWN_AFTER, it holds a stop signal from outside until the
+// named siblings are gone. A dep that is already dead when kubexit
 // starts means the child is never started.
 //
 // With KUBEXIT_BIRTH_DEPS, kubexit does not start its child until the named
@@ -36,6 +38,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +48,22 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	if isOption(args) {
+		os.Exit(runOption(args, os.Environ(), os.Stdout, os.Stderr))
+	}
+	// Subscribe first, before any other work: until then a TERM kills
+	// kubexit with no tombstone written. What remains of that window is the
+	// Go runtime's start and the linked packages' initialisation, before main.
+	signals := make(chan os.Signal, 32)
+	notifySignals(signals)
+	os.Exit(run(args, os.Environ(), signals, os.Stdout, os.Stderr))
+}
+
+// isOption tells kubexit's own commands (--status, --help...) from a
+// command to run: a first argument starting with '-', other than "--".
+func isOption(args []string) bool {
+	return len(args) > 0 && args[0] != "--" && strings.HasPrefix(args[0], "-")
 }
 
 // Exit statuses of kubexit itself; otherwise it exits with its child's status.
@@ -56,13 +75,13 @@ const (
 // run is kubexit's whole life; it returns the exit status. stdout is only
 // for kubexit's own commands (--status, --help...): with a child, it is the
 // child's alone.
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] != "--" && strings.HasPrefix(args[0], "-") {
-		return runOption(args, getenv, stdout, stderr)
-	}
+// environ is the process's environment (os.Environ); signals delivers the
+// signals subscribed to (notifySignals).
+func run(args, environ []string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
+	getenv := envLookup(environ)
 	cfg, cfgErr := parseConfig(getenv)
 	s := &supervisor{
 		cfg:       cfg,
@@ -71,7 +90,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		deathURLs: defaultDeathURLTimings,
 		noChild:   len(args) == 0,
 	}
-	return s.end(s.run(args, cfgErr))
+	return s.end(s.run(args, environ, signals, cfgErr))
 }
 
 // supervisor runs one child and keeps its tombstone.
@@ -118,18 +137,21 @@ func (c cause) String() string {
 //
 //	configure → preflight → watch death deps → wait for birth deps →
 //	run the child, or without one wait for a death dep → (end)
-func (s *supervisor) run(args []string, cfgErr error) outcome {
+func (s *supervisor) run(args, environ []string, signals <-chan os.Signal, cfgErr error) outcome {
+	for _, w := range unknownVariables(environ) {
+		s.log.Warn(w)
+	}
 	if o := s.configure(cfgErr); o != nil {
 		return *o
 	}
-	// Subscribe before anything can block, so that a TERM during start-up is
-	// seen and handled rather than killing kubexit without a tombstone.
-	signals := make(chan os.Signal, 32)
-	notifySignals(signals)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	removeStaleTemps(s.cfg.Graveyard, s.cfg.Name)
+	os.Remove(filepath.Join(s.cfg.Graveyard, holdFileName(s.cfg.Name))) // a killed kubexit's
+	if slices.Contains(s.cfg.ShutdownAfter, s.cfg.Name) {
+		s.log.Warn("KUBEXIT_SHUTDOWN_AFTER names this process itself; a process cannot wait for itself, the name is ignored", "name", s.cfg.Name)
+	}
 	if o := s.preflight(); o != nil {
 		return *o
 	}
@@ -210,20 +232,25 @@ func (s *supervisor) preflight() *outcome {
 // watchDeathDeps looks at the death deps once and, unless one is dead
 // already, watches them in the background: their deaths arrive on the
 // channel it returns.
-func (s *supervisor) watchDeathDeps(ctx context.Context) (<-chan death, *outcome) {
-	deaths := make(chan death, 1)
+func (s *supervisor) watchDeathDeps(ctx context.Context) (<-chan deathSet, *outcome) {
+	deaths := make(chan deathSet, 1)
 	if len(s.cfg.DeathDeps) == 0 {
 		return deaths, nil
 	}
 	w := newDeathWatcher(s.cfg.Graveyard, s.cfg.DeathDeps, s.cfg.PollInterval, s.cfg.DeathPolicy, s.log)
+	w.quorum = s.cfg.DeathQuorum
 	// The original ignores tombstones written before it started and
 	// would run its child forever; a dep already dead means no child.
 	if d, ok := w.poll(); ok {
 		o := s.notStarted(d, "already dead")
 		return nil, &o
 	}
-	s.log.Info("watching death deps", "deps", strings.Join(s.cfg.DeathDeps, ","), "graveyard", s.cfg.Graveyard,
-		"poll_interval", s.cfg.PollInterval, "death_on", s.cfg.DeathPolicy.On)
+	attrs := []any{"deps", shortList(s.cfg.DeathDeps, 20), "graveyard", s.cfg.Graveyard,
+		"poll_interval", s.cfg.PollInterval, "death_on", s.cfg.DeathPolicy.On}
+	if s.cfg.DeathQuorum != 1 {
+		attrs = append(attrs, "quorum", quorumValue(s.cfg.DeathQuorum, len(s.cfg.DeathDeps)))
+	}
+	s.log.Info("watching death deps", attrs...)
 	go w.run(ctx, deaths)
 	return deaths, nil
 }
@@ -231,7 +258,7 @@ func (s *supervisor) watchDeathDeps(ctx context.Context) (<-chan death, *outcome
 // waitForBirthDeps blocks until the birth deps are ready. While it waits, a
 // death dep dying, a terminating signal or a failed wait ends the life
 // without a child.
-func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Signal, deaths <-chan death) *outcome {
+func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Signal, deaths <-chan deathSet) *outcome {
 	if len(s.cfg.BirthDeps) == 0 {
 		return nil
 	}
@@ -280,24 +307,26 @@ func (s *supervisor) signalBeforeStart(sig os.Signal) *outcome {
 	return &outcome{code, "not started: received " + signalName(sig), causeSignal}
 }
 
-// notStarted is the outcome of a death dep's death before the child started:
-// 143, as if the child had been terminated by SIGTERM for that reason.
-// Without a child (only KUBEXIT_DEATH_URLS to call), it is the normal end.
-func (s *supervisor) notStarted(d death, how string) outcome {
+// notStarted is the outcome of death deps' deaths (the quorum) before the
+// child started: 143, as if the child had been terminated by SIGTERM for
+// that reason. Without a child (only KUBEXIT_DEATH_URLS to call), it is the
+// normal end.
+func (s *supervisor) notStarted(ds deathSet, how string) outcome {
 	if s.noChild {
-		return s.deathWithoutChild(d)
+		return s.deathWithoutChild(ds)
 	}
-	if d.Lost {
+	if ds.single() && ds.List[0].Lost {
 		how += " (its kubexit ended without recording a death)"
 	}
-	s.log.Warn(fmt.Sprintf("death dep %s %s; not starting the child", d.Dep, how), "dep", d.Dep, "tombstone", d.String())
-	s.callDeathURLs(d)
-	return outcome{128 + int(syscall.SIGTERM), fmt.Sprintf("not started: death dep %s %s", d.Dep, how), causeDeathDep}
+	what := ds.describe(how)
+	s.log.Warn(what+"; not starting the child", ds.logAttrs()...)
+	s.callDeathURLs(ds)
+	return outcome{128 + int(syscall.SIGTERM), "not started: " + what, causeDeathDep}
 }
 
 // runWithoutChild is kubexit as a watcher container: no child, it waits for
 // a death dep to die and calls KUBEXIT_DEATH_URLS.
-func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan death) outcome {
+func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan deathSet) outcome {
 	if err := s.recordBirth(); err != nil {
 		s.log.Error("cannot record birth", "err", err)
 		return outcome{exitInternal, "cannot record birth: " + err.Error(), causeFailure}
@@ -315,19 +344,20 @@ func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan dea
 	}
 }
 
-// deathWithoutChild calls the death URLs for d and waits for them: exit 0,
-// or 1 if a call failed.
-func (s *supervisor) deathWithoutChild(d death) outcome {
-	s.log.Info("death dep died", "dep", d.Dep, "tombstone", d.String())
-	s.callDeathURLs(d)
+// deathWithoutChild calls the death URLs for the deaths of the quorum and
+// waits for them: exit 0, or 1 if a call failed.
+func (s *supervisor) deathWithoutChild(ds deathSet) outcome {
+	s.log.Info(ds.headline(), ds.logAttrs()...)
+	s.callDeathURLs(ds)
+	what := ds.describe("died")
 	if !s.waitDeathCalls() {
-		return outcome{exitInternal, fmt.Sprintf("death dep %s died; a death URL call failed", d.Dep), causeDeathDep}
+		return outcome{exitInternal, what + "; a death URL call failed", causeDeathDep}
 	}
-	return outcome{0, fmt.Sprintf("death dep %s died; death URLs called", d.Dep), causeDeathDep}
+	return outcome{0, what + "; death URLs called", causeDeathDep}
 }
 
 // runChild starts the child and supervises it until it exits.
-func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-chan death) outcome {
+func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-chan deathSet) outcome {
 	if o := s.pending(signals, deaths); o != nil {
 		return *o
 	}
@@ -352,7 +382,7 @@ func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-
 
 // pending is the outcome of a death or a terminating signal that arrived
 // while kubexit was getting ready: it wins, and there is no child.
-func (s *supervisor) pending(signals <-chan os.Signal, deaths <-chan death) *outcome {
+func (s *supervisor) pending(signals <-chan os.Signal, deaths <-chan deathSet) *outcome {
 	for {
 		select {
 		case d := <-deaths:
@@ -370,23 +400,32 @@ func (s *supervisor) pending(signals <-chan os.Signal, deaths <-chan death) *out
 
 // supervise forwards signals to the running child, terminates it when a
 // death dep dies (KILL after the grace period), and returns when it exits.
-func (s *supervisor) supervise(c *child, exited <-chan int, signals <-chan os.Signal, deaths <-chan death) outcome {
+func (s *supervisor) supervise(c *child, exited <-chan int, signals <-chan os.Signal, deaths <-chan deathSet) outcome {
 	var (
-		killedBy string // the death that terminated the child: death.cause()
+		killedBy string // the deaths that terminated the child: deathSet.cause()
 		killed   bool   // the grace period ran out: SIGKILL sent
 		grace    <-chan time.Time
+		hold     shutdownHold // a stop signal held for KUBEXIT_SHUTDOWN_AFTER
 	)
+	defer hold.stop()
 	for {
 		select {
 		case code := <-exited:
-			return s.childExited(c, code, killedBy, killed)
+			o := s.childExited(c, code, killedBy, killed)
+			o.reason += hold.outcome()
+			return o
 		case sig := <-signals:
-			s.forward(c, sig)
-		case d := <-deaths:
-			killedBy = d.cause()
-			s.log.Info("death dep died; terminating the child", "dep", d.Dep, "tombstone", d.String(), "grace_period", s.cfg.GracePeriod)
-			s.callDeathURLs(d)
-			c.signal(syscall.SIGTERM)
+			if !hold.take(s, sig) {
+				s.forward(c, sig)
+			}
+		case end := <-hold.ended:
+			hold.release(s, end)
+			s.forward(c, hold.sig)
+		case ds := <-deaths:
+			killedBy = ds.cause()
+			s.log.Info(ds.headline()+"; terminating the child", append(ds.logAttrs(), "grace_period", s.cfg.GracePeriod)...)
+			s.callDeathURLs(ds)
+			c.terminate()
 			grace = time.After(s.cfg.GracePeriod)
 		case <-grace:
 			grace, killed = nil, true
@@ -402,7 +441,11 @@ func (s *supervisor) forward(c *child, sig os.Signal) {
 		return
 	}
 	s.log.Info("forwarding signal to the child", "signal", sig.String())
-	if err := c.signal(sig.(syscall.Signal)); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	send := c.signal
+	if sig == syscall.SIGTERM {
+		send = func(syscall.Signal) error { return c.terminate() }
+	}
+	if err := send(sig.(syscall.Signal)); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		s.log.Warn("cannot forward signal", "signal", sig.String(), "err", err)
 	}
 	if isJobControl(sig) {
@@ -432,20 +475,26 @@ func (s *supervisor) childExited(c *child, code int, killedBy string, killed boo
 	return outcome{code, "child exited " + describeStatus(code), causeChild}
 }
 
-// startFailed is the outcome of a child that could not be started.
+// startFailed is the outcome of a child that could not be started. Born,
+// if already written, is taken back: the tombstone will say the child never
+// started (a script without a shebang, a missing interpreter: 126, 127).
 func (s *supervisor) startFailed(command string, err error) outcome {
+	s.born = nil
 	code := startFailureStatus(err)
 	s.log.Error("cannot start the child", "command", command, "err", err, "exit_code", code)
 	return outcome{code, fmt.Sprintf("cannot start %s: %v", command, err), causeFailure}
 }
 
-// callDeathURLs starts calling KUBEXIT_DEATH_URLS, if any, for d.
-func (s *supervisor) callDeathURLs(d death) {
+// callDeathURLs starts calling KUBEXIT_DEATH_URLS, if any, for the deaths
+// of the quorum: once, when it is met.
+func (s *supervisor) callDeathURLs(ds deathSet) {
 	if len(s.cfg.DeathURLs) == 0 {
 		return
 	}
+	// The calls' logs name the dep ("dep"), or the deps ("deps").
+	log := s.log.With(ds.logAttrs()[:2]...)
 	s.deathCalls.Go(func() {
-		if err := callDeathURLs(context.Background(), s.deathURLs, s.cfg.DeathURLs, s.cfg.DeathURLMethod, s.log.With("dep", d.Dep)); err != nil {
+		if err := callDeathURLs(context.Background(), s.deathURLs, s.cfg.DeathURLs, s.cfg.DeathURLMethod, log); err != nil {
 			s.deathCallsFailed.Store(true)
 		}
 	})
@@ -474,7 +523,8 @@ func (s *supervisor) recordBirth() error {
 // recordDeath writes Died and ExitCode (keeping Born if the child was born).
 // A failure is logged, not fatal: kubexit still exits with the child's status.
 func (s *supervisor) recordDeath(code int) {
-	if s.cfg.Name == "" {
+	if s.cfg.Name == "" || s.cfg.Graveyard == "" {
+		s.log.Warn("no tombstone written: KUBEXIT_NAME or KUBEXIT_GRAVEYARD is invalid")
 		return
 	}
 	now := time.Now()
@@ -492,26 +542,46 @@ func (s *supervisor) writeTerminationMessage(code int, reason string) {
 	if path == "" {
 		return
 	}
-	flags := os.O_WRONLY | os.O_TRUNC
-	if s.cfg.TerminationLogExplicit {
-		flags |= os.O_CREATE
-	}
-	// The default path is only written where Kubernetes provides it.
-	f, err := os.OpenFile(path, flags, 0o644)
-	if err != nil {
-		if s.cfg.TerminationLogExplicit {
-			s.log.Warn("cannot write the termination message", "path", path, "err", err)
-		}
-		return
-	}
-	defer f.Close()
 	msg := oneLine(fmt.Sprintf("kubexit: exit %d: %s", code, reason))
 	if len(msg) > maxTerminationMessage {
 		msg = msg[:maxTerminationMessage-3] + "..."
 	}
-	if _, err := f.WriteString(msg + "\n"); err != nil {
+	err := writeNonBlocking(path, s.cfg.TerminationLogExplicit, []byte(msg+"\n"))
+	// The default path is only written where Kubernetes provides it.
+	if err != nil && (s.cfg.TerminationLogExplicit || !errors.Is(err, os.ErrNotExist)) {
 		s.log.Warn("cannot write the termination message", "path", path, "err", err)
 	}
+}
+
+// writeNonBlocking replaces path's content with data (creating the file if
+// create is set) without ever blocking: kubexit writes it on its way out,
+// and a termination log that is a FIFO with no reader, or a full pipe,
+// must not keep it from exiting. Plain system calls: an os.File would wait
+// in the network poller for a FIFO to become writable.
+func writeNonBlocking(path string, create bool, data []byte) error {
+	flags := syscall.O_WRONLY | syscall.O_TRUNC | syscall.O_NONBLOCK | syscall.O_NOCTTY | syscall.O_CLOEXEC
+	if create {
+		flags |= syscall.O_CREAT
+	}
+	fd, err := openRetry(path, flags, 0o644)
+	if err != nil {
+		if err == syscall.ENXIO {
+			return &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("a FIFO with no reader: %w", err)}
+		}
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	for len(data) > 0 {
+		n, err := syscall.Write(fd, data)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return &os.PathError{Op: "write", Path: path, Err: err}
+		}
+		data = data[n:]
+	}
+	return nil
 }
 
 // maxTerminationMessage is what Kubernetes keeps of a termination message.

@@ -167,6 +167,35 @@ func TestTerminationMessage(t *testing.T) {
 	}
 }
 
+// A termination log that is a FIFO never blocks kubexit's exit: with no
+// reader, open(2) would wait forever; with a reader, it gets the message.
+func TestTerminationLogFIFO(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "termination-log")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": t.TempDir(), "KUBEXIT_TERMINATION_LOG": fifo}
+	code, stderr := runKubexit(t, env, "true")
+	if code != 0 || !strings.Contains(stderr, "a FIFO with no reader") {
+		t.Errorf("no reader: exit %d, want 0 and a warning; stderr:\n%s", code, stderr)
+	}
+
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if code, stderr := runKubexit(t, env, "sh", "-c", "exit 3"); code != 3 {
+		t.Errorf("with a reader: exit %d, want 3; stderr:\n%s", code, stderr)
+	}
+	buf := make([]byte, 256)
+	n, _ := r.Read(buf)
+	if got := string(buf[:n]); got != "kubexit: exit 3: child exited 3\n" {
+		t.Errorf("the reader got %q", got)
+	}
+}
+
 // The default termination log, /dev/termination-log, is written only where
 // it exists (Kubernetes mounts it); kubexit never creates it.
 func TestTerminationLogDefaultNotCreated(t *testing.T) {

@@ -18,10 +18,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -670,5 +674,211 @@ func TestNodeNativeSidecarJob(t *testing.T) {
 	within(t, "main finished -> db-proxy finished (containers)", main.FinishedAt, proxy.FinishedAt, 0, 10*time.Second)
 	if log := n.logs(p.Metadata.Name, "main"); !strings.Contains(log, "birth deps ready") {
 		t.Errorf("main's log lacks 'birth deps ready':\n%s", log)
+	}
+}
+
+// hostPID finds, from the host, the PID of the kubexit process whose
+// environment holds mark (E2E_MARK=..., set by the test on one container):
+// kubexit is PID 1 of its container, its child the only other process
+// with the mark.
+func hostPID(t *testing.T, mark string) int {
+	t.Helper()
+	var pid int
+	waitWithin(t, 30*time.Second, nodePoll, "the kubexit process with "+mark, func() bool {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			p, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+			if strings.TrimSpace(string(comm)) != "kubexit" {
+				continue
+			}
+			env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+			if slices.Contains(strings.Split(string(env), "\x00"), mark) {
+				pid = p
+				return true
+			}
+		}
+		return false
+	})
+	return pid
+}
+
+// expectLostDeath checks what a sibling recorded about a dep whose kubexit
+// was killed: the dep's tombstone says only Born (nobody wrote its death),
+// the sibling's child was terminated (143) and its termination message says
+// why.
+func (n *nodeNS) expectLostDeath(t *testing.T, p nodePod, dep, sibling string, siblingTS tombstone) {
+	t.Helper()
+	if ts, ok := readTombstone(n.graveyard, dep); !ok || ts.Born == nil || ts.Died != nil {
+		data, _ := os.ReadFile(filepath.Join(n.graveyard, dep))
+		t.Errorf("tombstone %s: %q, want Born only (its kubexit was killed)", dep, data)
+	}
+	msg := "kubexit: exit 143: child terminated because death dep " + dep + " died without a word (its kubexit ended without recording a death, as when killed); it exited 143 (SIGTERM)"
+	expectTerm(t, p, sibling, 143, "Error", msg)
+	if log := n.logs(p.Metadata.Name, sibling); !strings.Contains(log, "lost: its kubexit ended without recording a death") {
+		t.Errorf("%s's log does not tell of the lost death:\n%s", sibling, log)
+	}
+	if siblingTS.Died != nil {
+		t.Logf("%s's child died %s", sibling, siblingTS.Died.Format(time.RFC3339Nano))
+	}
+}
+
+// markEnv is an environment entry that tells one container's processes
+// apart on the host (hostPID): unique to this test run.
+func markEnv(t *testing.T, container string) string {
+	return fmt.Sprintf("%s/%s/%d", t.Name(), container, time.Now().UnixNano())
+}
+
+// Example (e): main's kubexit is SIGKILLed from the host, as an OOM group
+// kill takes the whole container: it never writes Died. The shipper's
+// kubexit sees main's lock released, terminates the shipper, and the Job
+// ends Failed instead of hanging.
+func TestNodeLostDeathJob(t *testing.T) {
+	b := needNode(t)
+	mark := markEnv(t, "main")
+	n := runExample(t, b, "lost-death-job.yaml", func(objs []obj) { setEnv(t, objs, "main", "E2E_MARK", mark) })
+	waitWithin(t, 90*time.Second, nodePoll, "main's and the shipper's children to be born", func() bool {
+		m, ok1 := readTombstone(n.graveyard, "main")
+		s, ok2 := readTombstone(n.graveyard, "shipper")
+		return ok1 && ok2 && m.Born != nil && s.Born != nil
+	})
+	pid := hostPID(t, "E2E_MARK="+mark)
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL main's kubexit (host PID %d): %v", pid, err)
+	}
+	t.Logf("SIGKILLed main's kubexit, host PID %d", pid)
+
+	cond, j, p := n.waitJobDone(t, "crunch")
+	if cond != "Failed" || j.Status.Failed != 1 || p.Status.Phase != "Failed" {
+		t.Errorf("job %s (failed %d), pod %s; want Failed, 1, Failed", cond, j.Status.Failed, p.Status.Phase)
+	}
+	main := terminated(t, p, "main")
+	if main.ExitCode != 137 || strings.TrimSpace(main.Message) != "" {
+		t.Errorf("main: exit %d, message %q; want 137 (killed) and no message (kubexit never got to write one)", main.ExitCode, main.Message)
+	}
+	shipperTS := n.expectTombstone(t, "shipper", 143)
+	n.expectLostDeath(t, p, "main", "shipper", shipperTS)
+	if shipperTS.Died != nil {
+		// Generous: the release is seen within a poll (100 ms) on the node's disk.
+		within(t, "main's kubexit killed -> shipper's child died", killed, *shipperTS.Died, 0, 10*time.Second)
+	}
+}
+
+// Example (f): the app hangs, ignores TERM, and is killed by the kubelet
+// after its liveness probe fails and the pod's 3 s grace period ends. Its
+// kubexit dies with it; the watchdog learns of the death from the released
+// lock and is terminated.
+func TestNodeLivenessKill(t *testing.T) {
+	n := runExample(t, needNode(t), "liveness-kill-pod.yaml", nil)
+	p := n.waitPodDone(t, "hung")
+	if p.Status.Phase != "Failed" {
+		t.Errorf("pod phase %s, want Failed", p.Status.Phase)
+	}
+	app := terminated(t, p, "app")
+	if app.ExitCode != 137 {
+		t.Errorf("app: exit %d, reason %s; want 137 (SIGKILLed by the kubelet at the end of the grace period)", app.ExitCode, app.Reason)
+	}
+	t.Logf("app: exit %d, reason %s, message %q", app.ExitCode, app.Reason, strings.TrimSpace(app.Message))
+	if log := n.logs("hung", "app"); !strings.Contains(log, "app: hung") || !strings.Contains(log, "forwarding signal") {
+		t.Errorf("app's log lacks the hang or the forwarded TERM:\n%s", log)
+	}
+	watchdogTS := n.expectTombstone(t, "watchdog", 143)
+	n.expectLostDeath(t, p, "app", "watchdog", watchdogTS)
+	within(t, "app finished -> watchdog finished (containers)", app.FinishedAt, terminated(t, p, "watchdog").FinishedAt, 0, 5*time.Second)
+}
+
+// followLogs streams a container's log from now on (follow=true) into a
+// buffer, so that it can be read after the pod is gone.
+func (n *nodeNS) followLogs(t *testing.T, pod, container string) *syncBuffer {
+	t.Helper()
+	buf := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	rc, err := n.bed.admin.Get().AbsPath("/api/v1/namespaces/"+n.ns+"/pods/"+pod+"/log").
+		Param("container", container).Param("follow", "true").Stream(ctx)
+	if err != nil {
+		t.Fatalf("follow the log of %s/%s: %v", pod, container, err)
+	}
+	go func() {
+		defer rc.Close()
+		io.Copy(buf, rc)
+	}()
+	return buf
+}
+
+// Example (g), deleted while both run: the kubelet sends TERM to the app
+// and the proxy at once. The app drains through the proxy for 3 s; with
+// KUBEXIT_SHUTDOWN_AFTER=app the proxy's kubexit holds its TERM until the
+// app died, and every drain request succeeds. Without it (the control),
+// the proxy stops at once and the drain fails.
+func TestNodeOrderedShutdown(t *testing.T) {
+	b := needNode(t)
+	for _, c := range []struct {
+		name string
+		hold bool
+	}{{"held", true}, {"without", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			l, err := net.Listen("tcp", "127.0.0.1:0") // a free port on the node (hostNetwork)
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+			l.Close()
+			n := runExample(t, b, "ordered-shutdown-pod.yaml", func(objs []obj) {
+				setEnv(t, objs, "app", "PROXY_PORT", port)
+				setEnv(t, objs, "proxy", "PROXY_PORT", port)
+				if !c.hold {
+					setEnv(t, objs, "proxy", "KUBEXIT_SHUTDOWN_AFTER", "")
+				}
+			})
+			waitWithin(t, 90*time.Second, nodePoll, "app and proxy to run", func() bool {
+				a, ok1 := readTombstone(n.graveyard, "app")
+				p, ok2 := readTombstone(n.graveyard, "proxy")
+				pod, _ := n.pod(t, "shop")
+				running := 0
+				for _, cs := range pod.Status.ContainerStatuses {
+					if cs.State.Running != nil {
+						running++
+					}
+				}
+				return ok1 && ok2 && a.Born != nil && p.Born != nil && running == 2
+			})
+			appLog, proxyLog := n.followLogs(t, "shop", "app"), n.followLogs(t, "shop", "proxy")
+			waitWithin(t, 30*time.Second, nodePoll, "the app to serve through the proxy", func() bool {
+				return strings.Contains(appLog.String(), "app: serving")
+			})
+			n.bed.do(t, "DELETE", "/api/v1/namespaces/"+n.ns+"/pods/shop", "application/json", nil)
+			waitWithin(t, 60*time.Second, nodePoll, "pod shop to be gone", func() bool {
+				_, ok := n.pod(t, "shop")
+				return !ok
+			})
+			appTS := n.expectTombstone(t, "app", 0)
+			proxyTS, _ := readTombstone(n.graveyard, "proxy")
+			drain := regexp.MustCompile(`app: drain: (\d+) ok, (\d+) failed`).FindStringSubmatch(appLog.String())
+			if drain == nil {
+				t.Fatalf("the app's log has no drain result:\n%s", appLog)
+			}
+			t.Logf("%s: %s; proxy's log:\n%s", c.name, drain[0], proxyLog)
+			ok, _ := strconv.Atoi(drain[1])
+			failed, _ := strconv.Atoi(drain[2])
+			if c.hold {
+				if ok < 5 || failed != 0 {
+					t.Errorf("drain: %d ok, %d failed; want every request through the held proxy to succeed", ok, failed)
+				}
+				if !strings.Contains(proxyLog.String(), "holding the stop signal") || !strings.Contains(proxyLog.String(), "siblings gone; forwarding the stop signal") {
+					t.Errorf("the proxy's kubexit did not hold the TERM:\n%s", proxyLog)
+				}
+				if appTS.Died != nil && proxyTS.Died != nil {
+					within(t, "app's child died -> proxy's child died (tombstones)", *appTS.Died, *proxyTS.Died, 0, 10*time.Second)
+				}
+			} else if failed == 0 {
+				t.Errorf("drain: %d ok, %d failed; want failures without the hold (the control)", ok, failed)
+			}
+		})
 	}
 }

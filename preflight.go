@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,9 @@ func preflight(cfg config, env apiEnv) []check {
 	}
 	if msg := checkRoom(cfg.Graveyard); msg != "" {
 		add(checkWarn, "%s", msg)
+	}
+	if slices.Contains(cfg.ShutdownAfter, cfg.Name) {
+		add(checkWarn, "KUBEXIT_SHUTDOWN_AFTER names this process itself (%s); it cannot wait for itself, so the name is ignored", cfg.Name)
 	}
 	if len(cfg.BirthDeps) == 0 {
 		return checks

@@ -501,6 +501,15 @@ func TestReadinessNoCredentials(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot use kubeconfig "+kc) || strings.Contains(err.Error(), "\n") {
 		t.Errorf("err = %v", err)
 	}
+
+	// A KUBECONFIG naming only missing files: client-go would say "try
+	// setting KUBERNETES_MASTER"; the message names the files.
+	missing := filepath.Join(t.TempDir(), "no-such-kubeconfig")
+	env.getenv = envFunc(map[string]string{"KUBECONFIG": missing + ":" + missing + "-2"})
+	err = birthWait(context.Background(), env, readinessConfig("db"), slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), missing+": no such file; "+missing+"-2: no such file") || strings.Contains(err.Error(), "KUBERNETES_MASTER") {
+		t.Errorf("err = %v", err)
+	}
 }
 
 // BenchmarkBirthWaitRequests measures the API cost of one waiting kubexit at

@@ -39,12 +39,15 @@ const (
 	stateDied       = "died"        // Died after Born
 	stateNotStarted = "not started" // Died without Born: the child never started
 	stateLost       = "lost"        // born, and its kubexit ended without recording a death (lock.go)
+	stateUnknown    = "unknown"     // neither Born nor Died (only ExitCode): not kubexit's, and not dead
 )
 
-// state is what the tombstone alone says: born, died or not started. A
-// Born later than Died is a restarted process, alive again.
+// state is what the tombstone alone says: born, died, not started or
+// unknown. A Born later than Died is a restarted process, alive again.
 func (t tombstone) state() string {
 	switch {
+	case t.Born == nil && t.Died == nil:
+		return stateUnknown
 	case t.Died == nil:
 		return stateBorn
 	case t.Born == nil:

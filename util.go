@@ -176,3 +176,26 @@ func quoteCut(s string, max int) string {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// envLookup is getenv over an environment list (NAME=VALUE entries, as
+// os.Environ returns them); the first entry of a name wins, as in os.Getenv.
+func envLookup(environ []string) func(string) string {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if _, dup := env[k]; !dup {
+				env[k] = v
+			}
+		}
+	}
+	return func(name string) string { return env[name] }
+}
+
+// shortList joins items with commas for a log line, at most max of them:
+// "a,b,c and 97 more".
+func shortList(items []string, max int) string {
+	if len(items) <= max {
+		return strings.Join(items, ",")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:max], ","), len(items)-max)
+}

@@ -1,0 +1,188 @@
+package main
+
+// Ordered shutdown (KUBEXIT_SHUTDOWN_AFTER). When a pod is deleted, the
+// kubelet sends TERM to all its regular containers at once; a proxy or a
+// log shipper then dies while the app it serves is still draining. With
+// KUBEXIT_SHUTDOWN_AFTER=app, the proxy's kubexit holds the stop signal
+// until the app is gone (its tombstone says it died or never was born, or
+// its lock says it was lost), then forwards it. KUBEXIT_SHUTDOWN_TIMEOUT
+// bounds the hold; the kubelet's KILL at the end of the grace period ends
+// everything anyway.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// isStopSignal tells the signals that stop a container: TERM by default,
+// INT or QUIT where an image or pod configures its stop signal so.
+func isStopSignal(sig os.Signal) bool {
+	return sig == syscall.SIGTERM || sig == syscall.SIGINT || sig == syscall.SIGQUIT
+}
+
+// shutdownHold is a stop signal held for KUBEXIT_SHUTDOWN_AFTER: none yet,
+// held (ended is set), or released (report is set).
+type shutdownHold struct {
+	sig    os.Signal
+	since  time.Time
+	ended  <-chan holdEnd // the siblings' watch; nil unless holding
+	cancel context.CancelFunc
+	path   string // the hold file, for --status
+	report string // once released: what was held, how long, why it ended
+}
+
+// holdEnd is how a hold ended: every sibling gone, or the timeout with
+// some still there.
+type holdEnd struct {
+	timedOut bool
+	waiting  []string
+}
+
+// holdFileName is the file that tells --status a stop signal is held; like
+// lock and temporary files, its leading dot keeps it out of the tombstones'
+// name space.
+func holdFileName(name string) string { return "." + name + ".hold" }
+
+// take holds sig if it is the first stop signal and siblings are named; a
+// stop signal during the hold is dropped (it does not cut the hold short).
+// It returns false for a signal to forward as usual.
+func (h *shutdownHold) take(s *supervisor, sig os.Signal) bool {
+	after := s.shutdownAfter()
+	switch {
+	case len(after) == 0 || !isStopSignal(sig) || h.report != "":
+		return false
+	case h.ended != nil:
+		s.log.Info("stop signal during the hold; still holding", "signal", signalName(sig), "held", signalName(h.sig))
+		return true
+	}
+	h.sig, h.since = sig, time.Now()
+	var ctx context.Context
+	ctx, h.cancel = context.WithCancel(context.Background())
+	h.ended = watchGone(ctx, s.cfg.Graveyard, after, s.cfg.PollInterval, s.cfg.ShutdownTimeout)
+	h.path = filepath.Join(s.cfg.Graveyard, holdFileName(s.cfg.Name))
+	content := fmt.Sprintf("Signal: %s\nSince: %q\nAfter: %s\n", signalName(sig), h.since.UTC().Format(time.RFC3339Nano), strings.Join(after, ","))
+	if err := writeNonBlocking(h.path, true, []byte(content)); err != nil {
+		s.log.Debug("cannot write the hold file for --status", "err", err)
+	}
+	s.log.Info("holding the stop signal until these siblings are gone (KUBEXIT_SHUTDOWN_AFTER)", "signal", signalName(sig),
+		"after", strings.Join(after, ","), "timeout", s.cfg.ShutdownTimeout)
+	return true
+}
+
+// release ends the hold as end says; the caller forwards h.sig.
+func (h *shutdownHold) release(s *supervisor, end holdEnd) {
+	held := time.Since(h.since).Round(time.Millisecond)
+	h.stop()
+	if end.timedOut {
+		h.report = fmt.Sprintf("%s held %v, until KUBEXIT_SHUTDOWN_TIMEOUT ran out with %s still running", signalName(h.sig), held, strings.Join(end.waiting, ", "))
+		s.log.Warn("KUBEXIT_SHUTDOWN_TIMEOUT ran out; forwarding the stop signal anyway", "signal", signalName(h.sig), "held", held, "still_running", strings.Join(end.waiting, ","))
+		return
+	}
+	h.report = fmt.Sprintf("%s held %v, until %s %s gone", signalName(h.sig), held, strings.Join(s.shutdownAfter(), ", "), plural(len(s.shutdownAfter()), "was", "were"))
+	s.log.Info("siblings gone; forwarding the stop signal", "signal", signalName(h.sig), "held", held)
+}
+
+// outcome is what the termination message says of the hold ("" for none).
+func (h *shutdownHold) outcome() string {
+	switch {
+	case h.report != "":
+		return "; " + h.report
+	case h.ended != nil:
+		return fmt.Sprintf("; %s held %v, the child exited first", signalName(h.sig), time.Since(h.since).Round(time.Millisecond))
+	}
+	return ""
+}
+
+// stop ends the watch and removes the hold file.
+func (h *shutdownHold) stop() {
+	if h.cancel != nil {
+		h.cancel()
+	}
+	if h.path != "" {
+		os.Remove(h.path)
+	}
+	h.ended = nil
+}
+
+// shutdownAfter is KUBEXIT_SHUTDOWN_AFTER without this process's own name
+// (it cannot wait for itself; --check warns about it).
+func (s *supervisor) shutdownAfter() []string {
+	return slices.DeleteFunc(slices.Clone(s.cfg.ShutdownAfter), func(n string) bool { return n == s.cfg.Name })
+}
+
+// watchGone polls the graveyard every interval until every name is gone, or
+// timeout (0: no limit) runs out, and says which on the channel.
+func watchGone(ctx context.Context, dir string, names []string, interval, timeout time.Duration) <-chan holdEnd {
+	ended := make(chan holdEnd, 1)
+	go func() {
+		var deadline <-chan time.Time
+		if timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			deadline = t.C
+		}
+		tick := newPollTicker(ctx, interval, discardLogger())
+		defer tick.stop()
+		locks, _ := lockTrusted(dir)
+		listing := needsListing(dir)
+		buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
+		for {
+			if listing {
+				os.ReadDir(dir) // NFS: a listing revalidates the lookup cache (watch.go)
+			}
+			waiting := stillThere(dir, names, locks, buf, lockBuf)
+			if len(waiting) == 0 {
+				ended <- holdEnd{}
+				return
+			}
+			select {
+			case <-deadline:
+				ended <- holdEnd{timedOut: true, waiting: waiting}
+				return
+			default:
+			}
+			if !tick.wait(ctx) {
+				return
+			}
+		}
+	}()
+	return ended
+}
+
+// stillThere returns the names that are not gone: a sibling is gone when
+// its tombstone says it died or never started, when it has none or one
+// without Born (never born), or when it is lost (lock.go). One that cannot
+// be read is counted as there.
+func stillThere(dir string, names []string, locks bool, buf, lockBuf []byte) []string {
+	var waiting []string
+	for _, name := range names {
+		data, err := readTombstoneFile(filepath.Join(dir, name), buf)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		t, perr := parseTombstone(data)
+		if err != nil || perr != nil {
+			waiting = append(waiting, name)
+			continue
+		}
+		if lifeState(dir, name, t, locks, lockBuf) == stateBorn {
+			waiting = append(waiting, name)
+		}
+	}
+	return waiting
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startHolder starts a proxy-like kubexit with KUBEXIT_SHUTDOWN_AFTER=after
+// and extra env, whose child records the TERM it gets in $TMP/term and
+// exits 0. It returns the process, the graveyard and the child's temp dir.
+func startHolder(t *testing.T, after string, env map[string]string) (*kubexitProc, string, string, string) {
+	t.Helper()
+	gy := t.TempDir()
+	msg := filepath.Join(t.TempDir(), "termination-log")
+	e := map[string]string{"KUBEXIT_NAME": "proxy", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_SHUTDOWN_AFTER": after,
+		"KUBEXIT_TERMINATION_LOG": msg}
+	for k, v := range env {
+		e[k] = v
+	}
+	p, tmp := startReady(t, e, `trap 'touch "$TMP/term"; exit 0' TERM; `+loopUntilSignalled)
+	return p, gy, tmp, msg
+}
+
+// notYet checks, for a while, that the child has not got the TERM. A
+// forwarded TERM reaches it within milliseconds; half a second of absence
+// is a generous sign of the hold (not a timing assertion: a broken hold
+// fails it at once).
+func notYet(t *testing.T, p *kubexitProc, tmp string) {
+	t.Helper()
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if fileExists(filepath.Join(tmp, "term")) || p.exited() {
+			t.Fatalf("the child got the TERM during the hold; stderr:\n%s", p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func terminationMessage(t *testing.T, path string) string {
+	t.Helper()
+	data, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(data))
+}
+
+// A TERM from outside is held while the app is alive, and forwarded once
+// its tombstone says it died; a second TERM during the hold does not cut it
+// short.
+func TestShutdownHeldUntilSiblingDies(t *testing.T) {
+	t.Parallel()
+	p, gy, tmp, msg := startHolder(t, "app", nil)
+	writeFile(t, gy, "app", bornYAML)
+	p.signal(syscall.SIGTERM)
+	notYet(t, p, tmp)
+	p.signal(syscall.SIGTERM)
+	notYet(t, p, tmp)
+
+	// --status shows the held signal.
+	cmd := exec.Command("kubexit", "--status")
+	cmd.Env = append(os.Environ(), "KUBEXIT_GRAVEYARD="+gy)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "proxy  born, holding SIGTERM for app (") {
+		t.Errorf("--status: %v\n%s", err, out)
+	}
+
+	writeFile(t, gy, "app", diedYAML)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
+	}
+	if !fileExists(filepath.Join(tmp, "term")) {
+		t.Error("the child never got the TERM")
+	}
+	if got := terminationMessage(t, msg); !strings.HasPrefix(got, "kubexit: exit 0: child exited 0; SIGTERM held ") || !strings.HasSuffix(got, ", until app was gone") {
+		t.Errorf("termination message %q", got)
+	}
+	if strings.Count(p.stderr.String(), "forwarding signal to the child") != 1 {
+		t.Errorf("want one forwarded TERM; stderr:\n%s", p.stderr)
+	}
+	if fileExists(filepath.Join(gy, holdFileName("proxy"))) {
+		t.Error("the hold file was left behind")
+	}
+}
+
+// The hold ends at KUBEXIT_SHUTDOWN_TIMEOUT if a sibling lives on; the
+// message says who.
+func TestShutdownHoldTimeout(t *testing.T) {
+	t.Parallel()
+	p, gy, tmp, msg := startHolder(t, "app,db", map[string]string{"KUBEXIT_SHUTDOWN_TIMEOUT": "1s"})
+	writeFile(t, gy, "app", bornYAML)
+	writeFile(t, gy, "db", diedYAML)
+	p.signal(syscall.SIGTERM)
+	notYet(t, p, tmp)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
+	}
+	if got := terminationMessage(t, msg); !strings.Contains(got, "; SIGTERM held ") || !strings.HasSuffix(got, "until KUBEXIT_SHUTDOWN_TIMEOUT ran out with app still running") {
+		t.Errorf("termination message %q", got)
+	}
+}
+
+// Gone: never born (no tombstone, or Died alone), died, or lost (its lock
+// released). Such siblings do not hold the TERM up.
+func TestShutdownSiblingsGone(t *testing.T) {
+	t.Parallel()
+	p, gy, tmp, msg := startHolder(t, "never,ghost,dead,killed", nil)
+	writeFile(t, gy, "ghost", "Died: \"2026-11-25T23:21:14.610530456Z\"\nExitCode: 127\n")
+	writeFile(t, gy, "dead", diedYAML)
+	born := time.Now()
+	fd, err := holdLifeLock(gy, "killed", born)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeTombstone(gy, "killed", tombstone{Born: &born}); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGTERM)
+	notYet(t, p, tmp)
+	if locks, _ := lockTrusted(gy); !locks {
+		syscall.Close(fd)
+		writeTombstone(gy, "killed", tombstone{Born: &born, Died: &born})
+		t.Logf("locks not trusted on %s: killed's death written instead", gy)
+	} else {
+		syscall.Close(fd) // as the kernel does for a SIGKILLed kubexit
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
+	}
+	if got := terminationMessage(t, msg); !strings.HasSuffix(got, "until never, ghost, dead, killed were gone") {
+		t.Errorf("termination message %q", got)
+	}
+}
+
+// Signals other than the stop signals are forwarded during the hold; a
+// child that exits during the hold ends it.
+func TestShutdownHoldOtherSignals(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	msg := filepath.Join(t.TempDir(), "termination-log")
+	p, tmp := startReady(t, map[string]string{"KUBEXIT_NAME": "proxy", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_SHUTDOWN_AFTER": "app",
+		"KUBEXIT_TERMINATION_LOG": msg},
+		`trap 'touch "$TMP/term"' TERM; trap 'exit 5' USR1; `+loopUntilSignalled)
+	writeFile(t, gy, "app", bornYAML)
+	p.signal(syscall.SIGTERM)
+	notYet(t, p, tmp)
+	p.signal(syscall.SIGUSR1)
+	if code := p.wait(); code != 5 {
+		t.Fatalf("exit %d, want 5; stderr:\n%s", code, p.stderr)
+	}
+	if got := terminationMessage(t, msg); !strings.HasPrefix(got, "kubexit: exit 5: child exited 5; SIGTERM held ") || !strings.HasSuffix(got, ", the child exited first") {
+		t.Errorf("termination message %q", got)
+	}
+	if fileExists(filepath.Join(gy, holdFileName("proxy"))) {
+		t.Error("the hold file was left behind")
+	}
+}
+
+// Without KUBEXIT_SHUTDOWN_AFTER, or naming only itself, TERM is
+// forwarded at once.
+func TestShutdownNotHeld(t *testing.T) {
+	t.Parallel()
+	p, _, tmp, _ := startHolder(t, "proxy", nil)
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(); code != 0 || !fileExists(filepath.Join(tmp, "term")) {
+		t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "KUBEXIT_SHUTDOWN_AFTER names this process itself") {
+		t.Errorf("no warning about its own name; stderr:\n%s", p.stderr)
+	}
+}
