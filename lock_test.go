@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -226,7 +225,7 @@ func TestLockSIGKILLedDep(t *testing.T) {
 	t.Parallel()
 	dirs := map[string]string{"local disk": t.TempDir()}
 	if os.Geteuid() == 0 {
-		dirs["tmpfs"] = mountTmpfs(t)
+		dirs["tmpfs"] = mountSizedTmpfs(t, "size=1m")
 	}
 	for fs, gy := range dirs {
 		t.Run(fs, func(t *testing.T) {
@@ -265,21 +264,6 @@ func TestLockSIGKILLedDep(t *testing.T) {
 			}
 		})
 	}
-}
-
-// mountTmpfs mounts a small tmpfs for the test, unmounted at its end.
-func mountTmpfs(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
 }
 
 // BenchmarkPollLocked is BenchmarkPoll with the dep's lock file there and

@@ -171,3 +171,22 @@ func TestShutdownNotHeld(t *testing.T) {
 		t.Errorf("no warning about its own name; stderr:\n%s", p.stderr)
 	}
 }
+
+// INT (or QUIT), where a container's stop signal is configured so, is held
+// the same way, and then forwarded as INT.
+func TestShutdownHoldsINT(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	p, tmp := startReady(t, map[string]string{"KUBEXIT_NAME": "proxy", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_SHUTDOWN_AFTER": "app"},
+		`trap 'touch "$TMP/term"; exit 0' INT; `+loopUntilSignalled)
+	writeFile(t, gy, "app", bornYAML)
+	p.signal(syscall.SIGINT)
+	notYet(t, p, tmp)
+	writeFile(t, gy, "app", diedYAML)
+	if code := p.wait(); code != 0 || !fileExists(filepath.Join(tmp, "term")) {
+		t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "signal=SIGINT held=") {
+		t.Errorf("the release does not name SIGINT; stderr:\n%s", p.stderr)
+	}
+}
