@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,7 @@ type config struct {
 	TerminationLogExplicit bool
 
 	BirthDeps         []string
+	BirthProbes       []probe       // KUBEXIT_BIRTH_PROBES (probes.go)
 	BirthTimeout      time.Duration // 0 waits forever
 	ReadinessInterval time.Duration
 	PodName           string
@@ -114,8 +116,9 @@ var variables = []variable{
 	{"KUBEXIT_SHUTDOWN_AFTER", "", "", "comma list of siblings that must be gone before a stop signal (TERM, INT, QUIT) is forwarded to the child", nameList(func(c *config) *[]string { return &c.ShutdownAfter })},
 	{"KUBEXIT_SHUTDOWN_TIMEOUT", "20s", "", "the longest a stop signal is held for KUBEXIT_SHUTDOWN_AFTER; then it is forwarded anyway", duration(0, "", func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"KUBEXIT_BIRTH_DEPS", "", "", "comma list of this pod's containers that must be Ready before the child starts", nameList(func(c *config) *[]string { return &c.BirthDeps })},
-	{"KUBEXIT_BIRTH_TIMEOUT", "30s", "", "how long to wait for them; 0 waits forever", duration(0, "", func(c *config) *time.Duration { return &c.BirthTimeout })},
-	{"KUBEXIT_READINESS_INTERVAL", "1s", "", "how often the pod is read while waiting (at least 200ms)", duration(minReadinessInterval, "each is a GET of the pod from the API server, which client-go paces at 5 a second", func(c *config) *time.Duration { return &c.ReadinessInterval })},
+	{"KUBEXIT_BIRTH_PROBES", "", "", "comma list of probes that must all pass before the child starts: tcp://HOST:PORT, http(s)://HOST:PORT/PATH (200-399, no certificate check), file:///PATH (not empty)", parseBirthProbes},
+	{"KUBEXIT_BIRTH_TIMEOUT", "30s", "", "how long to wait for birth deps and probes; 0 waits forever", duration(0, "", func(c *config) *time.Duration { return &c.BirthTimeout })},
+	{"KUBEXIT_READINESS_INTERVAL", "1s", "", "how often the pod is read, and the probes tried, while waiting (at least 200ms)", duration(minReadinessInterval, "each is a GET of the pod from the API server, which client-go paces at 5 a second", func(c *config) *time.Duration { return &c.ReadinessInterval })},
 	{"KUBEXIT_POD_NAME", "", "", "this pod's name (downward API: metadata.name); required with birth deps", validated(validateSubdomain, func(c *config) *string { return &c.PodName })},
 	{"KUBEXIT_NAMESPACE", "", "(service account's)", "this pod's namespace (downward API: metadata.namespace)", validated(validateName, func(c *config) *string { return &c.Namespace })},
 	{"KUBEXIT_PREFLIGHT", "false", "", "run the --check preflight at start-up; on failure exit 1 without starting the child", boolean(func(c *config) *bool { return &c.Preflight })},
@@ -143,11 +146,21 @@ type configError struct {
 }
 
 func (e *configError) Error() string {
-	reason := cut(e.Reason, configReasonBytes)
+	reason := redactUserinfo(cut(e.Reason, configReasonBytes))
 	if e.Value == "" {
 		return fmt.Sprintf("%s: %s", e.Var, reason)
 	}
-	return fmt.Sprintf("%s=%s: %s", e.Var, quoteCut(e.Value, configValueBytes), reason)
+	return fmt.Sprintf("%s=%s: %s", e.Var, quoteCut(redactUserinfo(e.Value), configValueBytes), reason)
+}
+
+// userinfoInURL is the user information of a URL: "user:password@" after
+// "scheme://", up to the host.
+var userinfoInURL = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s"]*@`)
+
+// redactUserinfo hides URLs' user information in s: a password in a
+// refused URL must not end up in the pod log or the termination message.
+func redactUserinfo(s string) string {
+	return userinfoInURL.ReplaceAllString(s, "${1}REDACTED@")
 }
 
 // parseConfig reads the configuration through getenv (os.Getenv in

@@ -24,6 +24,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(index("KUBEXIT_DEATH_DEPS"), "main, proxy", index("KUBEXIT_POLL_INTERVAL"), "10ms", index("KUBEXIT_LOG_LEVEL"), "DEBUG")
 	f.Add(index("KUBEXIT_BIRTH_DEPS"), "proxy", index("KUBEXIT_POD_NAME"), "web-0", index("KUBEXIT_READINESS_INTERVAL"), "200ms")
 	f.Add(index("KUBEXIT_DEATH_DEPS"), "app", index("KUBEXIT_DEATH_URLS"), "http://[::1]:0/x,ftp://y", index("KUBEXIT_DEATH_ON"), "final")
+	f.Add(index("KUBEXIT_BIRTH_PROBES"), "tcp://127.0.0.1:1,http://u@h:2/#x,file:rel", index("KUBEXIT_BIRTH_TIMEOUT"), "0", index("KUBEXIT_READINESS_INTERVAL"), "1s")
 	f.Add(index("KUBEXIT_GRAVEYARD"), "a\nb", index("KUBEXIT_GRACE_PERIOD"), "9999999h", index("KUBEXIT_NAME"), " ")
 	f.Fuzz(func(t *testing.T, i1 uint8, v1 string, i2 uint8, v2 string, i3 uint8, v3 string) {
 		env := map[string]string{"KUBEXIT_NAME": "app"}

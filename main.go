@@ -20,7 +20,9 @@
 // starts means the child is never started.
 //
 // With KUBEXIT_BIRTH_DEPS, kubexit does not start its child until the named
-// containers of its pod are Ready, as read from the Kubernetes API.
+// containers of its pod are Ready, as read from the Kubernetes API; with
+// KUBEXIT_BIRTH_PROBES, until siblings' ports, HTTP endpoints or files
+// answer, with no API access at all.
 //
 // Kubexit forwards signals to its child and exits with the child's status:
 // its exit code, or 128+N when signal N killed it. It writes only to stderr;
@@ -255,11 +257,11 @@ func (s *supervisor) watchDeathDeps(ctx context.Context) (<-chan deathSet, *outc
 	return deaths, nil
 }
 
-// waitForBirthDeps blocks until the birth deps are ready. While it waits, a
-// death dep dying, a terminating signal or a failed wait ends the life
-// without a child.
+// waitForBirthDeps blocks until the birth deps are ready and the birth
+// probes pass. While it waits, a death dep dying, a terminating signal or a
+// failed wait ends the life without a child.
 func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Signal, deaths <-chan deathSet) *outcome {
-	if len(s.cfg.BirthDeps) == 0 {
+	if len(s.cfg.BirthDeps) == 0 && len(s.cfg.BirthProbes) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -285,14 +287,39 @@ func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Sig
 	}
 }
 
-// birthWait is the wait itself: a client for this pod, then the poll.
+// birthWait is the wait itself: the probes (probes.go) and the API wait
+// (a client for this pod, then the poll), each only when configured, at the
+// same time and each within KUBEXIT_BIRTH_TIMEOUT; both must hold, and the
+// first to fail ends the other. Without KUBEXIT_BIRTH_DEPS nothing of the
+// Kubernetes API is touched: no token, no client config, no connection.
 func (s *supervisor) birthWait(ctx context.Context) error {
-	client, err := newPodClient(s.api, s.cfg.PodName, s.cfg.Namespace, s.log)
-	if err != nil {
-		return err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var waits []func(context.Context) error
+	if len(s.cfg.BirthProbes) > 0 {
+		p := birthProbes{Probes: s.cfg.BirthProbes, Timeout: s.cfg.BirthTimeout, Interval: s.cfg.ReadinessInterval}
+		waits = append(waits, func(ctx context.Context) error { return waitForProbes(ctx, p, s.log) })
 	}
-	b := birthDeps{Deps: s.cfg.BirthDeps, Self: s.cfg.Name, Timeout: s.cfg.BirthTimeout, Interval: s.cfg.ReadinessInterval}
-	return waitForBirthDeps(ctx, b, client, s.log)
+	if len(s.cfg.BirthDeps) > 0 {
+		waits = append(waits, func(ctx context.Context) error {
+			client, err := newPodClient(s.api, s.cfg.PodName, s.cfg.Namespace, s.log)
+			if err != nil {
+				return err
+			}
+			b := birthDeps{Deps: s.cfg.BirthDeps, Self: s.cfg.Name, Timeout: s.cfg.BirthTimeout, Interval: s.cfg.ReadinessInterval}
+			return waitForBirthDeps(ctx, b, client, s.log)
+		})
+	}
+	results := make(chan error, len(waits))
+	for _, w := range waits {
+		go func() { results <- w(ctx) }()
+	}
+	for range waits {
+		if err := <-results; err != nil {
+			return err // the deferred cancel ends the other wait
+		}
+	}
+	return nil
 }
 
 // signalBeforeStart is the outcome of a terminating signal that arrived

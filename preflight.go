@@ -47,6 +47,7 @@ func preflight(cfg config, env apiEnv) []check {
 	if slices.Contains(cfg.ShutdownAfter, cfg.Name) {
 		add(checkWarn, "KUBEXIT_SHUTDOWN_AFTER names this process itself (%s); it cannot wait for itself, so the name is ignored", cfg.Name)
 	}
+	checks = append(checks, checkProbes(cfg.BirthProbes)...)
 	if len(cfg.BirthDeps) == 0 {
 		return checks
 	}
@@ -76,6 +77,31 @@ func preflight(cfg config, env apiEnv) []check {
 	}
 	if warning != "" {
 		add(checkWarn, "%s", warning)
+	}
+	return checks
+}
+
+// checkProbes tries each birth probe once (all at once, each within
+// probeAttemptTimeout) and says what it saw. A probe not passing yet is a
+// warning, never a failure: at start-up the sibling is usually not serving
+// yet, which is what the wait is for, and with KUBEXIT_PREFLIGHT a failure
+// would end the container before it could wait. A probe that cannot be
+// written is refused earlier, as an invalid configuration.
+func checkProbes(probes []probe) []check {
+	if len(probes) == 0 {
+		return nil
+	}
+	failing := map[string]error{}
+	for _, s := range newProber().round(context.Background(), probes) {
+		failing[s.Probe.Raw] = s.Err
+	}
+	var checks []check
+	for _, p := range probes {
+		if err := failing[p.Raw]; err != nil {
+			checks = append(checks, check{checkWarn, fmt.Sprintf("birth probe %s not passing yet: %v; the child will wait for it (KUBEXIT_BIRTH_TIMEOUT)", p, err)})
+		} else {
+			checks = append(checks, check{checkOK, fmt.Sprintf("birth probe %s passes", p)})
+		}
 	}
 	return checks
 }
