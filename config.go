@@ -47,6 +47,9 @@ type config struct {
 	// terminated because a death dep died (a Job's sidecar must not fail the Job).
 	ExitZeroOnDeathDeps bool
 	PollInterval        time.Duration
+	// WatchedPollInterval is the safety poll where an inotify watch on the
+	// graveyard wakes the poller at each change (watch.go's pace).
+	WatchedPollInterval time.Duration
 	DeathPolicy         deathPolicy
 	// DeathURLs are called (DeathURLMethod) when a death dep dies, for
 	// sidecars that cannot be wrapped but have a shutdown endpoint.
@@ -108,6 +111,7 @@ var variables = []variable{
 	{"KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "false", "", "exit 0 when the child was terminated because a death dep died", parseExitZero},
 	{"KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS", "false", "", "the same, under a fork's name", parseExitZero},
 	{"KUBEXIT_POLL_INTERVAL", defaultPollInterval.String(), "", "how often the graveyard is polled (at least 10ms)", duration(minPollInterval, "each poll wakes kubexit, and 1ns costs most of a core", func(c *config) *time.Duration { return &c.PollInterval })},
+	{"KUBEXIT_WATCHED_POLL_INTERVAL", "10s", "", "where the kernel sees every write to the graveyard (tmpfs, a local disk), polls follow each change at once and this is how often the graveyard is polled besides", duration(minPollInterval, "each poll wakes kubexit", func(c *config) *time.Duration { return &c.WatchedPollInterval })},
 	{"KUBEXIT_DEATH_ON", deathOnAny, "", "which deaths count: any, success (exit 0) or final (stays dead for KUBEXIT_DEATH_SETTLE)", parseDeathOn},
 	{"KUBEXIT_DEATH_SETTLE", "30s", "", "with KUBEXIT_DEATH_ON=final: how long a death must stand", duration(0, "", func(c *config) *time.Duration { return &c.DeathPolicy.Settle })},
 	{"KUBEXIT_DEATH_URLS", "", "", "comma list of URLs to call when a death dep dies (sidecars' shutdown endpoints)", parseDeathURLsVar},

@@ -21,19 +21,20 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		Name:              "app",
-		Graveyard:         "/graveyard",
-		GracePeriod:       30 * time.Second,
-		BirthTimeout:      30 * time.Second,
-		PollInterval:      defaultPollInterval,
-		ReadinessInterval: time.Second,
-		DeathPolicy:       deathPolicy{On: deathOnAny, Settle: 30 * time.Second},
-		DeathURLMethod:    "POST",
-		DeathQuorum:       1,
-		ShutdownTimeout:   20 * time.Second,
-		TerminationLog:    "/dev/termination-log",
-		LogFormat:         "text",
-		LogLevel:          slog.LevelInfo,
+		Name:                "app",
+		Graveyard:           "/graveyard",
+		GracePeriod:         30 * time.Second,
+		BirthTimeout:        30 * time.Second,
+		PollInterval:        defaultPollInterval,
+		WatchedPollInterval: 10 * time.Second,
+		ReadinessInterval:   time.Second,
+		DeathPolicy:         deathPolicy{On: deathOnAny, Settle: 30 * time.Second},
+		DeathURLMethod:      "POST",
+		DeathQuorum:         1,
+		ShutdownTimeout:     20 * time.Second,
+		TerminationLog:      "/dev/termination-log",
+		LogFormat:           "text",
+		LogLevel:            slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -220,6 +221,7 @@ var validSamples = map[string]string{
 	"KUBEXIT_DEATH_URL_METHOD":          "PUT",
 	"KUBEXIT_DEATH_QUORUM":              "all",
 	"KUBEXIT_SHUTDOWN_AFTER":            "app, db",
+	"KUBEXIT_WATCHED_POLL_INTERVAL":     "5s",
 	"KUBEXIT_SHUTDOWN_TIMEOUT":          "20s",
 	"KUBEXIT_BIRTH_DEPS":                "proxy",
 	"KUBEXIT_BIRTH_PROBES":              "tcp://127.0.0.1:5432, http://localhost:15021/healthz/ready,file:///graveyard/ready",

@@ -241,6 +241,7 @@ func (s *supervisor) watchDeathDeps(ctx context.Context) (<-chan deathSet, *outc
 	}
 	w := newDeathWatcher(s.cfg.Graveyard, s.cfg.DeathDeps, s.cfg.PollInterval, s.cfg.DeathPolicy, s.log)
 	w.quorum = s.cfg.DeathQuorum
+	w.watched = s.cfg.WatchedPollInterval
 	// The original ignores tombstones written before it started and
 	// would run its child forever; a dep already dead means no child.
 	if d, ok := w.poll(); ok {

@@ -46,6 +46,10 @@ type deathWatcher struct {
 	dead    []death // this poll's dead set (quorum above 1), reused
 	// dirErr is the last error listing the graveyard, logged when it changes.
 	dirErr string
+	// watched is the safety poll's interval where an inotify watch wakes
+	// the poller (pace; 0: never watched), hinted set once that was tried.
+	watched time.Duration
+	hinted  bool
 	// locks is whether a free lock file means a lost death (lock.go), and
 	// listing whether each poll lists the graveyard first (needsListing),
 	// both decided once the graveyard exists; decided is set then.
@@ -526,8 +530,8 @@ func (w *deathWatcher) list() error {
 // run polls every interval until the deps' deaths make the quorum, then
 // sends them on died and returns; or until ctx is done.
 func (w *deathWatcher) run(ctx context.Context, died chan<- deathSet) {
-	t := newPollTicker(ctx, w.interval, w.log)
-	defer t.stop()
+	t := w.pace(ctx, newPollTicker(ctx, w.interval, w.log))
+	defer func() { t.stop() }()
 	for t.wait(ctx) {
 		if d, ok := w.poll(); ok {
 			select {
@@ -536,5 +540,34 @@ func (w *deathWatcher) run(ctx context.Context, died chan<- deathSet) {
 			}
 			return
 		}
+		t = w.pace(ctx, t)
 	}
+}
+
+// pace is the ticker for the next wait: once the graveyard exists, on a
+// filesystem where the kernel sees every write (hintTrusted), an inotify
+// wake-up with a safety poll every w.watched; where that cannot be had, and
+// if the watch is lost later, polls every w.interval as before.
+func (w *deathWatcher) pace(ctx context.Context, t pollTicker) pollTicker {
+	if h, ok := t.(*hintTicker); ok && h.lost {
+		w.log.Debug("graveyard watch lost; polling every KUBEXIT_POLL_INTERVAL", "graveyard", w.dir)
+		t.stop()
+		w.watched = 0
+		return newPollTicker(ctx, w.interval, w.log)
+	}
+	if w.hinted || w.watched == 0 || !w.decided {
+		return t
+	}
+	w.hinted = true
+	if !hintTrusted(w.dir) {
+		return t
+	}
+	h, err := newHintTicker(ctx, w.dir, w.watched)
+	if err != nil {
+		w.log.Debug("no inotify watch on the graveyard; polling every KUBEXIT_POLL_INTERVAL", "graveyard", w.dir, "err", err)
+		return t
+	}
+	w.log.Debug("graveyard watched with inotify: polls on each change, and every KUBEXIT_WATCHED_POLL_INTERVAL", "graveyard", w.dir, "interval", w.watched)
+	t.stop()
+	return h
 }
