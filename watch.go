@@ -62,6 +62,9 @@ type depState struct {
 	parsed  tombstone
 	// unreadable is set while the content does not parse; it is logged once.
 	unreadable bool
+	// emptySeen is set while an empty tombstone has been seen once, not
+	// yet warned about.
+	emptySeen bool
 	// noted is set once a death that does not count (yet) has been logged.
 	noted bool
 	// diedAt is the Died time under KUBEXIT_DEATH_ON=final, and diedSeen
@@ -71,8 +74,11 @@ type depState struct {
 	// lockWarned is set once a bad lock file has been logged.
 	lockWarned bool
 	// counted is set while the dep's death counts towards a quorum above 1
-	// (as of the last poll); dead is this poll's judgement.
+	// (as of the last poll); dead is this poll's judgement; last is the
+	// death that counted, kept while the tombstone is unreadable (midway
+	// through a rewrite in place, as the original writes).
 	counted, dead bool
+	last          death
 	// lockPath is the dep's lock file; lockWant what it holds for the life
 	// that parsed began (lockContent), nil until needed.
 	lockPath string
@@ -315,25 +321,39 @@ func (w *deathWatcher) look(dep string, st *depState) (death, bool) {
 			w.log.Warn("cannot read tombstone; will retry", "dep", dep, "err", err)
 		}
 		st.unreadable, st.content = true, nil
-		return death{}, false
+		return st.last, st.counted
 	}
 	if st.content == nil || !bytes.Equal(data, st.content) {
 		st.content = append(st.content[:0], data...)
 		t, err := parseTombstone(data)
 		if err != nil {
-			if !st.unreadable {
+			// An empty tombstone is, at first, a rewrite in place caught
+			// between truncate and write (the original writes so, and the
+			// inotify wake-up comes right then): warned about only if a
+			// later poll still finds it so.
+			switch {
+			case len(bytes.TrimSpace(data)) == 0 && !st.unreadable:
+				w.log.Debug("tombstone empty; will retry", "dep", dep)
+				st.emptySeen = true
+			case !st.unreadable:
 				w.log.Warn("tombstone not readable yet; will retry", "dep", dep, "err", err, "bytes", len(data))
 			}
 			st.unreadable = true
-			return death{}, false
+			return st.last, st.counted
 		}
-		st.unreadable = false
+		st.unreadable, st.emptySeen = false, false
 		st.parsed, st.lockWant = t, nil
 	}
 	if st.unreadable {
-		return death{}, false
+		if st.emptySeen {
+			w.log.Warn("tombstone not readable yet; will retry", "dep", dep, "err", "empty", "bytes", 0)
+			st.emptySeen = false
+		}
+		return st.last, st.counted
 	}
-	return w.judge(dep, st)
+	d, ok := w.judge(dep, st)
+	st.last = d
+	return d, ok
 }
 
 // logProgress logs, for a quorum above 1 that is not met, each dep whose
@@ -370,10 +390,8 @@ func (w *deathWatcher) logProgress(needed int) {
 		}
 		why, attrs := "no longer says it died", []any{"dep", dep, "tombstone", st.parsed.String()}
 		switch {
-		case st.content == nil && !st.unreadable:
+		case st.content == nil:
 			why, attrs = "has no tombstone any more", attrs[:2]
-		case st.unreadable:
-			why, attrs = "has a tombstone that is not readable", attrs[:2]
 		case st.parsed.state() == stateBorn:
 			why = "was born again"
 		}

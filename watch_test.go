@@ -411,6 +411,26 @@ func TestPollQuorumAll(t *testing.T) {
 	}
 }
 
+// A counted death stays counted while its tombstone cannot be read (midway
+// through a rewrite in place, as the original kubexit writes: truncated,
+// then written), so a wake-up in between does not drop it from the quorum.
+func TestPollQuorumUnreadableKeepsDeath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, logs := quorumWatcher(dir, 0, "a", "b")
+	writeFile(t, dir, "a", diedYAML)
+	expectPoll(t, w, false, "a's death alone")
+	writeFile(t, dir, "a", "")
+	expectPoll(t, w, false, "a's tombstone emptied")
+	writeFile(t, dir, "a", "Born: \"2026-11-25T23:21:1")
+	expectPoll(t, w, false, "a's tombstone half written")
+	if strings.Contains(logs.String(), "no longer counts") {
+		t.Errorf("a's death dropped out while unreadable:\n%s", logs)
+	}
+	writeFile(t, dir, "b", diedYAML)
+	expectDeps(t, expectPollSet(t, w, true, "b's death with a's kept"), "a", "b")
+}
+
 // More deaths than the quorum at once are all reported: the quorum is what
 // is needed, the set is what happened.
 func TestPollQuorumReportsWholeSet(t *testing.T) {
