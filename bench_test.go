@@ -45,6 +45,18 @@ func termstampMain() {
 	}
 }
 
+// kubexitEnv is this process's environment without the benchmarks' own
+// KUBEXIT_BENCH_* knobs, which kubexit would warn about as unknown.
+func kubexitEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KUBEXIT_BENCH_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func benchBinary(b *testing.B) string {
 	if bin := os.Getenv("KUBEXIT_BENCH_BIN"); bin != "" {
 		return bin
@@ -79,7 +91,7 @@ func benchPoll() time.Duration {
 // child, and waits until the child is ready.
 func startWatcher(b *testing.B, bin, readerDir, name, dep, stamp string, poll time.Duration) *exec.Cmd {
 	cmd := exec.Command(bin, "termstamp", stamp)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(kubexitEnv(),
 		"KUBEXIT_NAME="+name,
 		"KUBEXIT_GRAVEYARD="+readerDir,
 		"KUBEXIT_DEATH_DEPS="+dep,
@@ -275,7 +287,7 @@ func BenchmarkStartup(b *testing.B) {
 		var cpu time.Duration
 		for i := 0; i < b.N; i++ {
 			cmd := exec.Command(argv[0], argv[1:]...)
-			cmd.Env = append(os.Environ(), "KUBEXIT_NAME=startup", "KUBEXIT_GRAVEYARD="+graveyard,
+			cmd.Env = append(kubexitEnv(), "KUBEXIT_NAME=startup", "KUBEXIT_GRAVEYARD="+graveyard,
 				"KUBEXIT_TERMINATION_LOG=", "KUBEXIT_LOG_LEVEL=off")
 			cmd.Stderr = os.Stderr
 			if err := cmd.Run(); err != nil {
@@ -304,7 +316,7 @@ func BenchmarkEarlyTerm(b *testing.B) {
 		for delay := 0; delay <= 60; delay += 3 {
 			gy := b.TempDir()
 			cmd := exec.Command(bin, "sleep", "5")
-			cmd.Env = append(os.Environ(), "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD="+gy, "KUBEXIT_LOG_LEVEL=off")
+			cmd.Env = append(kubexitEnv(), "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD="+gy, "KUBEXIT_LOG_LEVEL=off")
 			if err := cmd.Start(); err != nil {
 				b.Fatal(err)
 			}
