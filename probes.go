@@ -78,19 +78,7 @@ func parseProbe(item string) (probe, error) {
 		return p, fmt.Errorf("want %s://HOST:PORT", p.Scheme)
 	}
 	if p.Scheme == "file" {
-		switch {
-		case u.Host != "":
-			return p, fmt.Errorf("a relative path or a host (%s): a file probe is file:///ABS/PATH, three slashes", quoteCut(u.Host, 40))
-		case !strings.HasPrefix(u.Path, "/"):
-			return p, errors.New("a relative path: a file probe is file:///ABS/PATH, three slashes")
-		case u.RawQuery != "" || u.ForceQuery:
-			return p, errors.New("a query (?...) is not allowed in a file probe")
-		}
-		if err := validatePath(u.Path); err != nil {
-			return p, err
-		}
-		p.Path = u.Path
-		return p, nil
+		return parseFileProbe(p, u)
 	}
 	host, port := u.Hostname(), u.Port()
 	switch {
@@ -111,6 +99,23 @@ func parseProbe(item string) (probe, error) {
 	}
 	u.Scheme = p.Scheme
 	p.URL = u.String()
+	return p, nil
+}
+
+// parseFileProbe is parseProbe's part for file:///ABS/PATH.
+func parseFileProbe(p probe, u *url.URL) (probe, error) {
+	switch {
+	case u.Host != "":
+		return p, fmt.Errorf("a relative path or a host (%s): a file probe is file:///ABS/PATH, three slashes", quoteCut(u.Host, 40))
+	case !strings.HasPrefix(u.Path, "/"):
+		return p, errors.New("a relative path: a file probe is file:///ABS/PATH, three slashes")
+	case u.RawQuery != "" || u.ForceQuery:
+		return p, errors.New("a query (?...) is not allowed in a file probe")
+	}
+	if err := validatePath(u.Path); err != nil {
+		return p, err
+	}
+	p.Path = u.Path
 	return p, nil
 }
 
@@ -304,14 +309,8 @@ func waitForProbes(ctx context.Context, b birthProbes, log *slog.Logger) error {
 	defer pr.client.CloseIdleConnections()
 	start := time.Now()
 	nextProgress := start.Add(readinessProgressFirst)
-	waitCtx := ctx
-	timeout := "none"
-	if b.Timeout > 0 {
-		var cancel context.CancelFunc
-		waitCtx, cancel = context.WithTimeout(ctx, b.Timeout)
-		defer cancel()
-		timeout = b.Timeout.String()
-	}
+	waitCtx, cancel, timeout := birthDeadline(ctx, b.Timeout)
+	defer cancel()
 	names := make([]string, len(b.Probes))
 	for i, p := range b.Probes {
 		names[i] = p.Raw

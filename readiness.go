@@ -78,19 +78,23 @@ type depStatus struct {
 	Reason string // why it is not ready
 }
 
+// birthDeadline is the context of a birth wait bounded by
+// KUBEXIT_BIRTH_TIMEOUT (0: none), and the timeout as logs show it.
+func birthDeadline(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc, string) {
+	if timeout <= 0 {
+		return ctx, func() {}, "none"
+	}
+	c, cancel := context.WithTimeout(ctx, timeout)
+	return c, cancel, timeout.String()
+}
+
 // wait reads the pod, judges what it read, and sleeps, until the deps are
 // ready, the wait fails, or it ends (ctx cancelled, or the timeout).
 func (w *birthWaiter) wait(ctx context.Context) error {
 	w.start = time.Now()
 	w.nextProgress = w.start.Add(readinessProgressFirst)
-	waitCtx := ctx
-	timeout := "none"
-	if w.Timeout > 0 {
-		var cancel context.CancelFunc
-		waitCtx, cancel = context.WithTimeout(ctx, w.Timeout)
-		defer cancel()
-		timeout = w.Timeout.String()
-	}
+	waitCtx, cancel, timeout := birthDeadline(ctx, w.Timeout)
+	defer cancel()
 	w.log.Info("waiting for birth deps", "deps", strings.Join(w.Deps, ","),
 		"pod", w.client.String(), "interval", w.Interval.String(), "timeout", timeout, "api", w.client.src.desc)
 	for {

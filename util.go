@@ -82,13 +82,8 @@ const (
 // reasons are listed, then how many others there are.
 func splitList(raw string, check func(string) error) (items, problems []string) {
 	seen := map[string]int{} // item: how many times it appears; refused ones only count
-	type group struct {
-		reason string
-		items  []string // the first listShownItems distinct items
-		n      int      // distinct items refused for reason
-	}
-	var groups []*group
-	byReason := map[string]*group{}
+	var groups []*refusal
+	byReason := map[string]*refusal{}
 	for item := range strings.SplitSeq(raw, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -110,7 +105,7 @@ func splitList(raw string, check func(string) error) (items, problems []string) 
 		reason := cut(err.Error(), listReasonBytes)
 		g := byReason[reason]
 		if g == nil {
-			g = &group{reason: reason}
+			g = &refusal{reason: reason}
 			byReason[reason] = g
 			groups = append(groups, g)
 		}
@@ -128,29 +123,42 @@ func splitList(raw string, check func(string) error) (items, problems []string) 
 			problems = append(problems, fmt.Sprintf("and %d more items, refused for %d other reasons", rest, len(groups)-i))
 			break
 		}
-		var b strings.Builder
-		if g.n == 1 {
-			b.WriteString("item ")
-		} else {
-			b.WriteString("items ")
-		}
-		for j, item := range g.items {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(quoteCut(item, listItemBytes))
-			if n := seen[item]; n > 1 {
-				fmt.Fprintf(&b, " (%d times)", n)
-			}
-		}
-		if more := g.n - len(g.items); more > 0 {
-			fmt.Fprintf(&b, " and %d more", more)
-		}
-		b.WriteString(": ")
-		b.WriteString(g.reason)
-		problems = append(problems, b.String())
+		problems = append(problems, g.String(seen))
 	}
 	return items, problems
+}
+
+// refusal is the items of a list refused for one reason.
+type refusal struct {
+	reason string
+	items  []string // the first listShownItems distinct items
+	n      int      // distinct items refused for reason
+}
+
+// String is `item "x": why`, or `items "x" (2 times), "y" and 7 more: why`;
+// seen counts each item's appearances.
+func (g *refusal) String(seen map[string]int) string {
+	var b strings.Builder
+	if g.n == 1 {
+		b.WriteString("item ")
+	} else {
+		b.WriteString("items ")
+	}
+	for j, item := range g.items {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteCut(item, listItemBytes))
+		if n := seen[item]; n > 1 {
+			fmt.Fprintf(&b, " (%d times)", n)
+		}
+	}
+	if more := g.n - len(g.items); more > 0 {
+		fmt.Fprintf(&b, " and %d more", more)
+	}
+	b.WriteString(": ")
+	b.WriteString(g.reason)
+	return b.String()
 }
 
 // cut returns s, or its first max bytes (not splitting a UTF-8 sequence)
