@@ -18,9 +18,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // runOption runs one of kubexit's own commands and returns the exit status.
@@ -41,7 +43,25 @@ func runOption(args, environ []string, stdout, stderr io.Writer) int {
 	case "--check":
 		return checkCommand(args[1:], environ, stdout, stderr)
 	}
-	return usageError(stderr, fmt.Sprintf("unknown option %q", args[0]))
+	return usageError(stderr, "unknown option "+quoteArg(args[0]))
+}
+
+// maxEcho is how much of an argument an error message repeats: enough to
+// recognise it, not so much that a stray blob floods the pod log.
+const maxEcho = 128
+
+// quoteArg quotes an argument for an error message: "abc"… (70000 bytes).
+func quoteArg(s string) string { return quoteCut(s, maxEcho) }
+
+// clipMessage makes a message of the flag package, which repeats a bad
+// flag's name raw, fit for a log: cut, with unprintable bytes escaped.
+func clipMessage(s string) string {
+	s = cut(s, 2*maxEcho)
+	if !utf8.ValidString(strings.TrimSuffix(s, "…")) || strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		q := strconv.Quote(s)
+		s = q[1 : len(q)-1]
+	}
+	return s
 }
 
 func usageError(stderr io.Writer, msg string) int {
@@ -73,7 +93,7 @@ func (c *command) parse(args []string, stdout, stderr io.Writer) (positional []s
 			fmt.Fprintln(stdout, c.usage)
 			return nil, 0, true
 		case err != nil:
-			return nil, c.fail(stderr, err.Error()), true
+			return nil, c.fail(stderr, clipMessage(err.Error())), true
 		}
 		rest := c.flags.Args()
 		if len(rest) == 0 {
@@ -186,12 +206,12 @@ func statusCommand(args []string, getenv func(string) string, stdout, stderr io.
 	c.flags.StringVar(&format, "output", "table", "the same as -o")
 	if pos, code, done := c.parse(args, stdout, stderr); done || len(pos) > 0 {
 		if !done {
-			code = c.fail(stderr, fmt.Sprintf("unexpected %q", pos[0]))
+			code = c.fail(stderr, "unexpected "+quoteArg(pos[0]))
 		}
 		return code
 	}
 	if format != "table" && format != "json" {
-		return c.fail(stderr, fmt.Sprintf("output format %q; want table or json", format))
+		return c.fail(stderr, "output format "+quoteArg(format)+"; want table or json")
 	}
 	cfg, code, ok := commandEnv(getenv, stderr, "KUBEXIT_GRAVEYARD")
 	if !ok {
@@ -332,7 +352,7 @@ func waitCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	state, name := pos[0], pos[1]
 	if err := validateName(name); err != nil || name == "" {
-		return c.fail(stderr, fmt.Sprintf("NAME %q: must be a container name", name))
+		return c.fail(stderr, "NAME "+quoteArg(name)+": must be a container name")
 	}
 	cfg, code, ok := commandEnv(getenv, stderr, "KUBEXIT_GRAVEYARD", "KUBEXIT_POLL_INTERVAL")
 	if !ok {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // The commands' output, exit statuses and effects are in
@@ -46,7 +47,11 @@ func TestVersion(t *testing.T) {
 // separated) against a graveyard with a died, a born and a garbled
 // tombstone. They must not panic, must exit 0, 1 or 2, and must not block:
 // a --timeout of 10ms is appended, which, being last, wins over any other.
-// Usage errors stay short whatever the arguments' length.
+// Usage errors stay short (4 KiB) whatever the arguments' length, and
+// repeat no control character raw.
+// isControl is a control character other than the newline ending a line.
+func isControl(r rune) bool { return r != '\n' && unicode.IsControl(r) }
+
 func FuzzRunOption(f *testing.F) {
 	for _, seed := range []string{
 		"--status", "--status\x00-o\x00json", "--status\x00-o\x00yaml", "--status\x00extra",
@@ -75,8 +80,11 @@ func FuzzRunOption(f *testing.F) {
 		if code != 0 && code != exitInternal && code != exitUsage {
 			t.Errorf("%q: exit %d", args, code)
 		}
-		if code == exitUsage && stderr.Len() > 4096+3*len(joined) {
+		if code == exitUsage && stderr.Len() > 4096 {
 			t.Errorf("%q: %d bytes of usage error", args, stderr.Len())
+		}
+		if i := strings.IndexFunc(stderr.String(), isControl); i >= 0 {
+			t.Errorf("%q: raw control character in %q", args, cut(stderr.String()[i:], 40))
 		}
 	})
 }
