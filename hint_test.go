@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Where the kernel sees every write (tmpfs, a local disk), a death is seen
@@ -109,4 +113,72 @@ func TestWatchedGraveyardSeesLostDeath(t *testing.T) {
 	if !strings.Contains(juliet.stderr.String(), "died without a word") {
 		t.Errorf("juliet's log does not tell of a lost death:\n%s", juliet.stderr)
 	}
+}
+
+// An overflow of the inotify queue (more events than
+// fs.inotify.max_queued_events before the poller reads) is an event like
+// any other: it wakes the poller, and the watch goes on working after it.
+func TestWatchOverflowWakesPoller(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	tk, err := newHintTicker(ctx, dir, time.Hour)
+	if err != nil {
+		t.Skipf("no inotify watch here: %v", err)
+	}
+	defer tk.stop()
+	limit := 16384
+	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		fmt.Sscan(string(b), &limit)
+	}
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	writeFile(t, dir, "a", "")
+	writeFile(t, dir, "b", "")
+	for i := 0; i <= limit; i++ { // alternating, or the kernel merges them
+		os.Chmod(a, 0o600)
+		os.Chmod(b, 0o600)
+	}
+	woke := func() bool {
+		done := make(chan bool, 1)
+		go func() { done <- tk.wait(ctx) }()
+		select {
+		case ok := <-done:
+			return ok
+		case <-time.After(time.Minute): // the safety poll is an hour away
+			return false
+		}
+	}
+	if !woke() || tk.lost {
+		t.Fatalf("after %d events: not woken, or the watch taken for lost (%v)", 2*(limit+1), tk.lost)
+	}
+	tk.interval = time.Millisecond // drain what is queued, the overflow last
+	overflowed := false
+	for i := 0; i < limit/8+10 && !overflowed; i++ {
+		tk.wait(ctx)
+		overflowed = hasOverflow(tk.buf[:])
+	}
+	if !overflowed || tk.lost {
+		t.Fatalf("no IN_Q_OVERFLOW read (the queue did not overflow?), or the watch taken for lost (%v)", tk.lost)
+	}
+	tk.interval = time.Hour
+	os.Chmod(a, 0o644)
+	if !woke() || tk.lost {
+		t.Fatalf("after the overflow, a change did not wake the poller (lost %v)", tk.lost)
+	}
+}
+
+// hasOverflow tells whether the events read last (from the buffer's start)
+// include IN_Q_OVERFLOW.
+func hasOverflow(buf []byte) bool {
+	for len(buf) >= unix.SizeofInotifyEvent {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[0]))
+		if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+			return true
+		}
+		if ev.Mask == 0 || int(ev.Len) > len(buf)-unix.SizeofInotifyEvent {
+			return false
+		}
+		buf = buf[unix.SizeofInotifyEvent+int(ev.Len):]
+	}
+	return false
 }
