@@ -45,12 +45,13 @@ func termstampMain() {
 	}
 }
 
-// kubexitEnv is this process's environment without the benchmarks' own
-// KUBEXIT_BENCH_* knobs, which kubexit would warn about as unknown.
+// kubexitEnv is this process's environment without the harness's own
+// KUBEXIT_* knobs (KUBEXIT_BENCH_*, KUBEXIT_SHARED, ...), which kubexit would
+// warn about as unknown: kubexit's own variables only.
 func kubexitEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "KUBEXIT_BENCH_") {
+		if name, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(name, "KUBEXIT_") || len(lookupVariables(name)) > 0 {
 			env = append(env, kv)
 		}
 	}
