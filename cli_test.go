@@ -43,15 +43,15 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// isControl is a control character other than the newline ending a line.
+func isControl(r rune) bool { return r != '\n' && unicode.IsControl(r) }
+
 // FuzzRunOption feeds kubexit's own commands arbitrary arguments (NUL
 // separated) against a graveyard with a died, a born and a garbled
 // tombstone. They must not panic, must exit 0, 1 or 2, and must not block:
 // a --timeout of 10ms is appended, which, being last, wins over any other.
 // Usage errors stay short (4 KiB) whatever the arguments' length, and
 // repeat no control character raw.
-// isControl is a control character other than the newline ending a line.
-func isControl(r rune) bool { return r != '\n' && unicode.IsControl(r) }
-
 func FuzzRunOption(f *testing.F) {
 	for _, seed := range []string{
 		"--status", "--status\x00-o\x00json", "--status\x00-o\x00yaml", "--status\x00extra",
