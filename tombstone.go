@@ -475,10 +475,12 @@ func readTombstoneFile(path string, buf []byte) ([]byte, error) {
 	}
 }
 
-// openRetry is open(2), retried on EINTR.
+// openRetry is open(2), retried on EINTR, always with O_NOCTTY: kubexit as
+// PID 1 is a session leader without a controlling terminal, and opening a
+// terminal (a tombstone linked to one) would otherwise make it kubexit's.
 func openRetry(path string, flags int, mode uint32) (int, error) {
 	for {
-		fd, err := syscall.Open(path, flags, mode)
+		fd, err := syscall.Open(path, flags|syscall.O_NOCTTY, mode)
 		if err != syscall.EINTR {
 			return fd, err
 		}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -785,5 +786,55 @@ func TestPollFIFOTombstoneNotRead(t *testing.T) {
 	buf := make([]byte, len(diedYAML))
 	if _, err := io.ReadFull(fifo, buf); err != nil || string(buf) != diedYAML {
 		t.Errorf("FIFO's data: %q, %v; want it intact", buf, err)
+	}
+}
+
+// kubexit is PID 1 in most containers: a session leader without a
+// controlling terminal. Opening a terminal without O_NOCTTY would make it
+// kubexit's controlling terminal (whose hangup then signals kubexit's
+// process group). A dep tombstone that links to a terminal is refused as
+// not a regular file, and its open must not do that.
+func TestTerminalTombstoneNotControllingTerminal(t *testing.T) {
+	t.Parallel()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock the pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pseudo-terminal number: %v", err)
+	}
+	gy := t.TempDir()
+	if err := os.Symlink(fmt.Sprintf("/dev/pts/%d", n), filepath.Join(gy, "main")); err != nil {
+		t.Fatal(err)
+	}
+	path, err := exec.LookPath("kubexit")
+	if err != nil {
+		t.Fatalf("kubexit not on PATH (TestMain sets it up): %v", err)
+	}
+	cmd := exec.Command(path, "sleep", "600")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD=" + gy, "KUBEXIT_DEATH_DEPS=main"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // a session leader, as PID 1 is
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitFor(t, "the terminal refused as a tombstone", func() bool {
+		return strings.Contains(stderr.String(), "not a regular file (character device)")
+	})
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Field 7, tty_nr, counted after the command's closing parenthesis.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 5 || fields[4] != "0" {
+		t.Errorf("kubexit took the dep's terminal as its controlling terminal: tty_nr %v; stderr:\n%s", fields[4:5], stderr)
 	}
 }
