@@ -101,7 +101,7 @@ func TestQuorumRebornDropsOut(t *testing.T) {
 	waitQuorumLog(t, p, "death dep a was born again: its death no longer counts; 0 of 2 deaths needed (KUBEXIT_DEATH_QUORUM=all)")
 	writeFile(t, gy, "b", diedYAML)
 	waitQuorumLog(t, p, "death dep b died; 1 of 2 deaths needed (KUBEXIT_DEATH_QUORUM=all); waiting for a")
-	writeFile(t, gy, "a", "Born: \"2026-11-25T23:21:20Z\"\nDied: \"2026-11-25T23:21:25Z\"\nExitCode: 0\n")
+	writeFile(t, gy, "a", rebornDiedYAML)
 	if code := p.wait(); code != 143 {
 		t.Fatalf("exit %d, want 143; stderr:\n%s", code, p.stderr)
 	}
@@ -147,7 +147,7 @@ func TestQuorumDeathOnSuccess(t *testing.T) {
 	waitQuorumLog(t, p, "death dep b died; 1 of 2 deaths needed (KUBEXIT_DEATH_QUORUM=all); waiting for a")
 	writeFile(t, gy, "a", rebornYAML)
 	waitQuorumLog(t, p, "death dep is alive again")
-	writeFile(t, gy, "a", "Born: \"2026-11-25T23:21:20Z\"\nDied: \"2026-11-25T23:21:25Z\"\nExitCode: 0\n")
+	writeFile(t, gy, "a", rebornDiedYAML)
 	if code := p.wait(); code != 143 {
 		t.Fatalf("exit %d, want 143; stderr:\n%s", code, p.stderr)
 	}

@@ -346,6 +346,8 @@ func BenchmarkPollLargeGraveyard(b *testing.B) {
 const (
 	failedYAML = "Born: \"2026-11-25T23:21:14.604215824Z\"\nDied: \"2026-11-25T23:21:14.610530456Z\"\nExitCode: 1\n"
 	rebornYAML = "Born: \"2026-11-25T23:21:20Z\"\n"
+	// rebornDiedYAML is the second life, ended too.
+	rebornDiedYAML = "Born: \"2026-11-25T23:21:20Z\"\nDied: \"2026-11-25T23:21:25Z\"\nExitCode: 0\n"
 )
 
 // quorumWatcher is a watcher of deps with KUBEXIT_DEATH_QUORUM quorum (0: all).
