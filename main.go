@@ -104,7 +104,10 @@ type supervisor struct {
 	// noChild is set when kubexit runs without a command, only to call
 	// KUBEXIT_DEATH_URLS when a death dep dies.
 	noChild bool
-	born    *time.Time // when Born was recorded
+	// noGraveyard is set when the graveyard was found unusable at
+	// start-up: that was said once, and no tombstone is tried.
+	noGraveyard bool
+	born        *time.Time // when Born was recorded
 	// deathCalls tracks the KUBEXIT_DEATH_URLS calls in flight; kubexit
 	// lets them finish before it exits.
 	deathCalls       sync.WaitGroup
@@ -137,8 +140,9 @@ func (c cause) String() string {
 // run is kubexit's life as a state machine. Each phase either goes on to the
 // next or returns the outcome that ends the life:
 //
-//	configure → preflight → watch death deps → wait for birth deps →
-//	run the child, or without one wait for a death dep → (end)
+//	configure → preflight → graveyard → watch death deps →
+//	wait for birth deps → run the child, or without one wait for a
+//	death dep → (end)
 func (s *supervisor) run(args, environ []string, signals <-chan os.Signal, cfgErr error) outcome {
 	for _, w := range unknownVariables(environ) {
 		s.log.Warn(w)
@@ -155,6 +159,9 @@ func (s *supervisor) run(args, environ []string, signals <-chan os.Signal, cfgEr
 		s.log.Warn("KUBEXIT_SHUTDOWN_AFTER names this process itself; a process cannot wait for itself, the name is ignored", "name", s.cfg.Name)
 	}
 	if o := s.preflight(); o != nil {
+		return *o
+	}
+	if o := s.useGraveyard(); o != nil {
 		return *o
 	}
 	deaths, o := s.watchDeathDeps(ctx)
@@ -228,7 +235,29 @@ func (s *supervisor) preflight() *outcome {
 	if len(failures) == 0 {
 		return nil
 	}
+	// A graveyard that failed was said among the checks: no tombstone.
+	s.noGraveyard = graveyardUsable(s.cfg.Graveyard) != nil
 	return &outcome{exitInternal, "not started: preflight failed: " + strings.Join(failures, "; "), causeFailure}
+}
+
+// useGraveyard ends a life whose graveyard cannot be used from the start:
+// it cannot be created, is not a directory, or this user may not create
+// files in it. One line says so, naming KUBEXIT_GRAVEYARD; nothing else is
+// tried in it, so no lock, birth or death adds its own line about the same
+// cause. A graveyard that fails later (a full filesystem while the child
+// runs) is reported where it fails.
+func (s *supervisor) useGraveyard() *outcome {
+	err := graveyardUsable(s.cfg.Graveyard)
+	if err == nil {
+		return nil
+	}
+	s.noGraveyard = true
+	what := "not starting the child"
+	if s.noChild {
+		what = "not watching the death deps"
+	}
+	s.log.Error("cannot use the graveyard; "+what, "graveyard", s.cfg.Graveyard, "err", err, "fix", graveyardFix)
+	return &outcome{exitInternal, fmt.Sprintf("not started: cannot use the graveyard %s: %v", s.cfg.Graveyard, err), causeFailure}
 }
 
 // watchDeathDeps looks at the death deps once and, unless one is dead
@@ -551,6 +580,9 @@ func (s *supervisor) recordBirth() error {
 // recordDeath writes Died and ExitCode (keeping Born if the child was born).
 // A failure is logged, not fatal: kubexit still exits with the child's status.
 func (s *supervisor) recordDeath(code int) {
+	if s.noGraveyard {
+		return // said at start-up
+	}
 	if s.cfg.Name == "" || s.cfg.Graveyard == "" {
 		s.log.Warn("no tombstone written: KUBEXIT_NAME or KUBEXIT_GRAVEYARD is invalid")
 		return

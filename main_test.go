@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,9 @@ import (
 // TestMain makes the test binary double as kubexit (stringer's and
 // testscript's trick): testscript puts a copy named "kubexit" on PATH, and
 // running it runs the real main(). Every end-to-end test below runs kubexit
-// as a separate process with real children, signals and files.
+// as a separate process with real children, signals and files. After the
+// tests, it says which integration sets skipped (skipReport); the copies run
+// as commands never run the tests, so never say it.
 func TestMain(m *testing.M) {
 	// A kubexit built with -race sleeps a second before it exits (GORACE's
 	// atexit_sleep_ms), so that late races can still be reported; the tests
@@ -31,12 +34,27 @@ func TestMain(m *testing.M) {
 	if gorace := os.Getenv("GORACE"); !strings.Contains(gorace, "atexit_sleep_ms") {
 		os.Setenv("GORACE", strings.TrimSpace(gorace+" atexit_sleep_ms=10"))
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(skipReport{m}, map[string]func(){
 		"kubexit":    main,
 		"exitstatus": exitstatusMain,
 		"termstamp":  termstampMain,
 		"sigexec":    sigexecMain,
 	})
+}
+
+// skipReport runs the tests, then prints to stderr, once, one line per
+// integration set whose tests skipped in this run (testBed.need).
+type skipReport struct{ m *testing.M }
+
+// skipReportPrefix starts each line of the report.
+const skipReportPrefix = "kubexit tests: integration set skipped: "
+
+func (r skipReport) Run() int {
+	code := r.m.Run()
+	for _, line := range skippedSets.lines() {
+		fmt.Fprintln(os.Stderr, skipReportPrefix+line)
+	}
+	return code
 }
 
 // exitstatusMain is the test command "exitstatus N COMMAND [ARG...]": it runs
@@ -399,19 +417,101 @@ type testBed[T any] struct {
 	err  error
 }
 
-// need skips the test unless the bed's switch is 1; then it returns the
-// bed, or fails the test if the bed is not usable. With the switch set, a
-// missing or broken bed never skips.
+// need skips the test unless the bed's switch is 1, and records the skip
+// for TestMain's report; then it returns the bed, or fails the test if the
+// bed is not usable. With the switch set, a missing or broken bed never
+// skips.
 func (b *testBed[T]) need(t *testing.T) T {
 	t.Helper()
 	if os.Getenv(b.env) != "1" {
-		t.Skipf("%s is not 1: %s skipped; run %s", b.env, b.tests, b.script)
+		skippedSets.add(b.set(), fmt.Sprintf("%s (%s): %s is not 1; run %s", b.set(), b.tests, b.env, b.script))
+		t.Skipf("integration set %s: %s is not 1", b.set(), b.env)
 	}
 	b.once.Do(func() { b.bed, b.err = b.connect() })
 	if b.err != nil {
 		t.Fatalf("%s=1 but the %s is not usable: %v (%s)", b.env, b.name, b.err, b.fix)
 	}
 	return b.bed
+}
+
+// TestIntegrationSkipReport runs this test binary again, with no switch
+// set: integration tests of two sets selected (two of k8s, one of fs), each
+// skipped set is reported once, after the tests, on stderr, and a set none
+// of whose tests ran (node) is not; with no integration test selected,
+// nothing is reported.
+func TestIntegrationSkipReport(t *testing.T) {
+	t.Parallel()
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		run  string
+		want []string
+	}{
+		{"^(TestK8sPodNotFound|TestFSInotify|TestK8sBirthTimeout)$", []string{
+			skipReportPrefix + "fs (filesystem integration tests (bind, bindfs, sshfs, NFS)): KUBEXIT_FS_TESTS is not 1; run hack/fs-test",
+			skipReportPrefix + "k8s (integration test against a real kube-apiserver): KUBEXIT_K8S_TESTS is not 1; run hack/k8s-test",
+		}},
+		{"^TestFormatBytes$", nil},
+	} {
+		cmd := exec.Command(bin, "-test.run="+tc.run)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "KUBEXIT_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.WaitDelay = testTimeout
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("-test.run=%s: %v; stdout:\n%s\nstderr:\n%s", tc.run, err, &stdout, &stderr)
+		}
+		var got []string // the report's lines; not others' (a coverage warning)
+		for line := range strings.Lines(stderr.String()) {
+			if strings.HasPrefix(line, skipReportPrefix) {
+				got = append(got, strings.TrimSuffix(line, "\n"))
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("-test.run=%s: stderr %q, want %q", tc.run, got, tc.want)
+		}
+	}
+}
+
+// set is the integration set's short name, from its switch:
+// KUBEXIT_K8S_TESTS is k8s.
+func (b *testBed[T]) set() string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(b.env, "KUBEXIT_"), "_TESTS"))
+}
+
+// skippedSets are the integration sets whose tests skipped in this run.
+var skippedSets skipSet
+
+// skipSet records skipped sets, each once, from parallel tests.
+type skipSet struct {
+	mu   sync.Mutex
+	line map[string]string // set name → what skipped and how to run it
+}
+
+func (s *skipSet) add(set, line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.line == nil {
+		s.line = map[string]string{}
+	}
+	s.line[set] = line
+}
+
+// lines are the recorded lines, by set name.
+func (s *skipSet) lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, set := range slices.Sorted(maps.Keys(s.line)) {
+		out = append(out, s.line[set])
+	}
+	return out
 }
 
 // syncBuffer is a bytes.Buffer safe for a process writing while a test reads.

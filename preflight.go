@@ -37,7 +37,7 @@ func preflight(cfg config, env apiEnv) []check {
 		checks = append(checks, check{level, fmt.Sprintf(format, args...)})
 	}
 	if err := checkWritable(cfg.Graveyard); err != nil {
-		add(checkFail, "graveyard %s is not writable: %v; mount a shared volume there (an emptyDir) writable by this container's user, or set KUBEXIT_GRAVEYARD", cfg.Graveyard, err)
+		add(checkFail, "graveyard %s is not writable: %v; %s", cfg.Graveyard, err, graveyardFix)
 	} else {
 		add(checkOK, "graveyard %s is writable", cfg.Graveyard)
 	}

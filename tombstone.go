@@ -146,6 +146,27 @@ func (e cutError) Error() string {
 
 func (e cutError) Unwrap() error { return e.err }
 
+// graveyardFix is what to do about a graveyard kubexit cannot use, for
+// the start-up error and for --check.
+const graveyardFix = "mount a shared volume there (an emptyDir) writable by this container's user, or set KUBEXIT_GRAVEYARD"
+
+// graveyardUsable creates a missing graveyard (0755, as a tombstone write
+// would) and tells whether this user may create files in it. It creates no
+// file: access(2) asks the kernel (mode bits, ACLs, a read-only mount; on
+// NFS, the server), so siblings' watches see nothing and a restart on a full
+// filesystem, which can still rewrite its tombstone in place, is not refused.
+// access(2) judges by the real user, which is kubexit's effective one: it is
+// never installed setuid.
+func graveyardUsable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("cannot create files in %s: %w", dir, err)
+	}
+	return nil
+}
+
 // writeTombstone writes t to <dir>/<name>, creating a missing graveyard
 // (0755). It replaces the file atomically when it can (replaceTombstone: a
 // reader sees the old content or the new, never a part). When that fails —

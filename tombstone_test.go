@@ -171,6 +171,40 @@ func TestWriteTombstoneFailsOnUnwritableGraveyard(t *testing.T) {
 	}
 }
 
+// graveyardUsable creates a missing graveyard and refuses one that cannot
+// be made or written (under a regular file, a read-only mount), but not a
+// full one: a restart there still rewrites its tombstone in place. It
+// creates no file.
+func TestGraveyardUsable(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "a", "graveyard")
+	if err := graveyardUsable(missing); err != nil {
+		t.Errorf("missing graveyard: %v", err)
+	}
+	if entries, err := os.ReadDir(missing); err != nil || len(entries) != 0 {
+		t.Errorf("missing graveyard: created %v, entries %v; want an empty directory", err, entries)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	writeFile(t, filepath.Dir(file), "file", "")
+	if err := graveyardUsable(filepath.Join(file, "graveyard")); !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("under a regular file: %v, want ENOTDIR", err)
+	}
+
+	full := mountSizedTmpfs(t, "size=64k,nr_inodes=16")
+	fillBlocks(t, full)
+	fillInodes(t, full)
+	if err := graveyardUsable(full); err != nil {
+		t.Errorf("full graveyard: %v, want usable", err)
+	}
+	ro := mountSizedTmpfs(t, "size=64k")
+	if err := unix.Mount("", ro, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC, ""); err != nil {
+		t.Fatalf("remount %s read-only: %v", ro, err)
+	}
+	if err := graveyardUsable(ro); !errors.Is(err, syscall.EROFS) || !strings.Contains(err.Error(), ro) {
+		t.Errorf("read-only graveyard: %v, want EROFS naming %s", err, ro)
+	}
+}
+
 func TestRemoveStaleTemps(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
