@@ -46,7 +46,7 @@ func termstampMain() {
 }
 
 // kubexitEnv is this process's environment without the harness's own
-// KUBEXIT_* knobs (KUBEXIT_BENCH_*, KUBEXIT_SHARED, ...), which kubexit would
+// KUBEXIT_* knobs (KUBEXIT_BENCH_*, KUBEXIT_FS_*, ...), which kubexit would
 // warn about as unknown: kubexit's own variables only.
 func kubexitEnv() []string {
 	var env []string

@@ -15,12 +15,13 @@ import (
 	"unsafe"
 )
 
-// Integration tests on real filesystems where inotify is blind (issue 5).
+// Integration tests on real filesystems where inotify is blind.
 //
-// A test bed is two paths onto the same files: WRITER_DIR, through which a
-// dep's tombstone is written, and READER_DIR, the graveyard a waiting kubexit
-// polls. hack/fs-test sets each bed up (bind mount, bindfs, sshfs, NFSv4.2 in
-// user-mode-linux), runs these tests with
+// A test bed is two paths onto the same files: the writer's, through which a
+// dep's tombstone is written, and the reader's, the graveyard a waiting
+// kubexit polls. hack/fs-test sets each bed up (hack/beds/fs: bind mount,
+// tmpfs, overlay, bindfs, sshfs; NFSv4.2 in a QEMU or user-mode-linux guest),
+// runs these tests with
 //
 //	KUBEXIT_FS_TESTS=1         the switch; without it every test here skips
 //	KUBEXIT_FS_NAME            bind, tmpfs, overlay, bindfs, sshfs, nfs or nfs-noac: picks the bound

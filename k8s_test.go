@@ -1,14 +1,14 @@
 package main
 
 // Integration tests of birth deps against a real kube-apiserver (the test bed
-// in ../shared/testbeds/k8s, started by hack/k8s-env). They run the real
+// in hack/beds/k8s, started by hack/k8s-env). They run the real
 // kubexit binary with a kubeconfig holding a ServiceAccount token, against
 // pods that stay Pending (there is no node) and whose status the test patches
 // through the pods/status subresource.
 //
-//	eval "$(hack/k8s-env)"        # sets KUBECONFIG, KUBEXIT_K8S_SCRIPTS, KUBEXIT_K8S_TESTS=1
+//	eval "$(hack/k8s-env)"        # sets KUBECONFIG, KUBEXIT_K8S_STATE, KUBEXIT_K8S_TESTS=1
 //	go test -run K8s -count=1 -v .
-//	hack/k8s-down
+//	hack/beds/k8s/k8s-down
 //
 // or hack/k8s-test. Without KUBEXIT_K8S_TESTS=1 they are skipped; with it, a
 // test bed that cannot be reached fails them.
@@ -34,13 +34,17 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
+// k8sBedDir holds the test bed's scripts (k8s-up, k8s-down), relative to
+// the package's directory, where go test runs the tests. They act on the bed
+// of KUBEXIT_K8S_STATE, which hack/k8s-env exports.
+const k8sBedDir = "hack/beds/k8s"
+
 // k8sBed is the API server under test, seen with the admin kubeconfig.
 type k8sBed struct {
-	admin   *rest.RESTClient
-	host    string
-	caFile  string
-	caData  []byte
-	scripts string // the test bed's scripts (k8s-up, k8s-down), may be empty
+	admin  *rest.RESTClient
+	host   string
+	caFile string
+	caData []byte
 }
 
 var k8sTestBed = &testBed[*k8sBed]{
@@ -72,7 +76,7 @@ func connectK8s() (*k8sBed, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &k8sBed{admin: client, host: rc.Host, caFile: rc.CAFile, caData: rc.CAData, scripts: os.Getenv("KUBEXIT_K8S_SCRIPTS")}
+	b := &k8sBed{admin: client, host: rc.Host, caFile: rc.CAFile, caData: rc.CAData}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := client.Get().AbsPath("/readyz").DoRaw(ctx); err != nil {
@@ -558,9 +562,6 @@ func TestK8sUnknownNameOnlyWarns(t *testing.T) {
 // failure, keeps waiting, and starts the child once the dep is ready.
 func TestK8sAPIServerRestart(t *testing.T) {
 	b := needK8s(t)
-	if b.scripts == "" {
-		t.Fatal("KUBEXIT_K8S_SCRIPTS is not set: the test bed's scripts are needed to restart the API server (use hack/k8s-env)")
-	}
 	p := newK8sPod(t, b, k8sPodOpts{})
 	p.setStatus(t, []obj{csRunning("db", false)}, nil)
 	k := p.start(t, "db", nil)
@@ -569,13 +570,13 @@ func TestK8sAPIServerRestart(t *testing.T) {
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted { // never leave the bed without an API server
-			exec.Command(filepath.Join(b.scripts, "k8s-up")).Run()
+			exec.Command(filepath.Join(k8sBedDir, "k8s-up")).Run()
 		}
 	})
-	runScript(t, b, "k8s-down", "--apiserver")
+	runScript(t, "k8s-down", "--apiserver")
 	waitLog(t, k, "cannot read the pod; retrying")
 	p.stillWaiting(t, k)
-	runScript(t, b, "k8s-up")
+	runScript(t, "k8s-up")
 	restarted = true
 	waitLog(t, k, "the pod is readable again")
 	p.stillWaiting(t, k)
@@ -583,9 +584,9 @@ func TestK8sAPIServerRestart(t *testing.T) {
 	p.expectSuccess(t, k)
 }
 
-func runScript(t *testing.T, b *k8sBed, name string, args ...string) {
+func runScript(t *testing.T, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(b.scripts, name), args...)
+	cmd := exec.Command(filepath.Join(k8sBedDir, name), args...)
 	cmd.Env = append(os.Environ(), "KUBEXIT_K8S_NODE=") // control plane only
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -2,7 +2,7 @@ package main
 
 // End-to-end tests on a real node: the project's own examples (examples/*.yaml)
 // run as real pods on a real kubelet + containerd + runc (the test bed in
-// ../shared/testbeds/k8s, started with --node by hack/e2e-node), with kubexit
+// hack/beds/k8s, started with --node by hack/e2e-node), with kubexit
 // in a real image. The examples are adapted only by what the bed needs
 // (nodeAdapt): nodeName, hostNetwork, imagePullPolicy: Never, local image
 // names, the API server's address for in-cluster access — and, so that the
