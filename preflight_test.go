@@ -26,7 +26,7 @@ func findLine(lines []string, prefix string) string {
 }
 
 // A graveyard with no room left is writable (an empty file needs no
-// block), but --check warns, with the numbers (issue 14, point 1).
+// block), but --check warns, with the numbers.
 func TestPreflightWarnsFullGraveyard(t *testing.T) {
 	t.Parallel()
 	dir := mountSizedTmpfs(t, "size=64k")

@@ -220,7 +220,7 @@ func TestRemoveStaleTemps(t *testing.T) {
 
 // A graveyard whose path holds glob characters is a path, not a pattern:
 // the clean-up of g[1] must not reach into g1, nor that of g* into gx
-// (issue 14, point 6).
+// (stale temporary files).
 func TestRemoveStaleTempsGraveyardPathIsNoPattern(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ graveyard, other string }{
@@ -419,7 +419,7 @@ func fillInodes(t *testing.T, dir string) {
 	}
 }
 
-// A full graveyard must not lose a death (issue 14, point 1): the atomic
+// A full graveyard must not lose a death: the atomic
 // write has no block for its temporary file, so Died is written into the
 // tombstone in place. The file then holds exactly what the original writes.
 func TestWriteTombstoneFullFilesystemRecordsDeath(t *testing.T) {
@@ -707,7 +707,7 @@ func TestRewriteInPlaceReadersSeeOldNewOrUnreadable(t *testing.T) {
 	t.Logf("%d reads, %d unreadable (between steps of a rewrite)", reads.Load(), unreadable.Load())
 }
 
-// Only a regular file's content is a tombstone (issue 14, point 7): a FIFO,
+// Only a regular file's content is a tombstone: a FIFO,
 // a link to one, a link to a device or to a descriptor of this process, a
 // socket, a directory are refused before anything is read, without
 // blocking, and a FIFO's data stays for its own reader.
