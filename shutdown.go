@@ -14,12 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // isStopSignal tells the signals that stop a container: TERM by default,
@@ -69,12 +72,46 @@ func (h *shutdownHold) take(s *supervisor, sig os.Signal) bool {
 	h.ended = watchGone(ctx, s.cfg.Graveyard, after, s.cfg.PollInterval, s.cfg.ShutdownTimeout)
 	h.path = filepath.Join(s.cfg.Graveyard, holdFileName(s.cfg.Name))
 	content := fmt.Sprintf("Signal: %s\nSince: %q\nAfter: %s\n", signalName(sig), h.since.UTC().Format(time.RFC3339Nano), strings.Join(after, ","))
-	if err := writeNonBlocking(h.path, true, []byte(content)); err != nil {
+	if err := writeHoldFile(s.cfg.Graveyard, s.cfg.Name, []byte(content), s.log); err != nil {
 		s.log.Debug("cannot write the hold file for --status", "err", err)
 	}
 	s.log.Info("holding the stop signal until these siblings are gone (KUBEXIT_SHUTDOWN_AFTER)", "signal", signalName(sig),
 		"after", strings.Join(after, ","), "timeout", s.cfg.ShutdownTimeout)
 	return true
+}
+
+// writeHoldFile replaces name's hold file in dir with content as a tombstone
+// is replaced: a temporary file of name's (removeStaleTemps clears one that a
+// kill left) renamed over it. Whatever a sibling sharing the volume put at
+// that name, a symbolic link to a file kubexit may write or a hard link, is
+// replaced, never written through; one that is not a regular file is said,
+// once (a life holds at most one stop signal).
+func writeHoldFile(dir, name string, content []byte, log *slog.Logger) (err error) {
+	path := filepath.Join(dir, holdFileName(name))
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		log.Warn("the hold file is not a regular file; replacing it, never writing through it", "path", path, "err", notRegularFile(st.Mode))
+	}
+	tmp, err := os.CreateTemp(dir, tempPrefix(name)+"*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(content); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // release ends the hold as end says; the caller forwards h.sig.

@@ -190,3 +190,39 @@ func TestShutdownHoldsINT(t *testing.T) {
 		t.Errorf("the release does not name SIGINT; stderr:\n%s", p.stderr)
 	}
 }
+
+// A hold file that a sibling sharing the volume made a symbolic link to
+// another file is replaced, never written through: the link's target is
+// untouched, the refusal is said once, and the hold and the forwarded TERM
+// work as usual.
+func TestShutdownHoldFileLinkNotFollowed(t *testing.T) {
+	t.Parallel()
+	p, gy, tmp, _ := startHolder(t, "app", nil)
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hold := filepath.Join(gy, holdFileName("proxy"))
+	if err := os.Symlink(victim, hold); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, gy, "app", bornYAML)
+	p.signal(syscall.SIGTERM)
+	notYet(t, p, tmp)
+	if fi, err := os.Lstat(hold); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("hold file during the hold: %v, %v; want a regular file", fi, err)
+	}
+	writeFile(t, gy, "app", diedYAML)
+	if code := p.wait(); code != 0 || !fileExists(filepath.Join(tmp, "term")) {
+		t.Fatalf("exit %d, child got TERM %v; stderr:\n%s", code, fileExists(filepath.Join(tmp, "term")), p.stderr)
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "keep\n" {
+		t.Errorf("the link's target now holds %q, want it untouched", data)
+	}
+	if n := strings.Count(p.stderr.String(), "hold file is not a regular file"); n != 1 {
+		t.Errorf("%d lines about the link, want 1; stderr:\n%s", n, p.stderr)
+	}
+	if _, err := os.Lstat(hold); err == nil {
+		t.Error("the hold file was left behind")
+	}
+}
