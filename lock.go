@@ -63,6 +63,12 @@ func holdLifeLock(dir, name string, born time.Time) (int, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return fail("lock file", errors.New("not a regular file"))
 	}
+	// 0644 whatever the umask, as tombstones: a sibling running as another
+	// user must be able to probe it. Not fatal: a file of another owner
+	// keeps its mode.
+	if st.Mode&0o7777 != 0o644 {
+		unix.Fchmod(fd, 0o644)
+	}
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
 	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
 		if err == unix.EAGAIN || err == unix.EACCES {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -303,4 +304,80 @@ func childPIDs(pid int) []int {
 		pids = append(pids, n)
 	}
 	return pids
+}
+
+// The lock file is 0644 whatever the umask, as tombstones are: a sibling
+// running as another user must be able to probe it, or it never learns that
+// a SIGKILLed dep is gone. Not parallel: the umask is the process's. As
+// root, a kubexit running as nobody (65534) with the SIGKILLed dep as its
+// death dep sees the death and does not start its child.
+func TestLockFileModeIgnoresUmask(t *testing.T) {
+	dir, err := os.MkdirTemp("", "kubexit-lock-mode-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil { // like an emptyDir shared by two users
+		t.Fatal(err)
+	}
+	old := setUmask(0o077)
+	born := time.Now()
+	fd, err := holdLifeLock(dir, "app", born)
+	setUmask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd) // as the kernel does for a SIGKILLed kubexit
+	if err := writeTombstone(dir, "app", tombstone{Born: &born}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, lockFileName("app")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("lock file mode %v under umask 077, want 0644", fi.Mode().Perm())
+	}
+	if ok, why := lockTrusted(dir); os.Geteuid() != 0 || !ok {
+		t.Skipf("the probe as another user needs root and trusted locks (%s)", why)
+	}
+	out, code := runAsNobody(t, dir, "KUBEXIT_NAME=watcher", "KUBEXIT_GRAVEYARD="+dir, "KUBEXIT_DEATH_DEPS=app")
+	if code != 143 || !strings.Contains(out, "death dep app already dead") {
+		t.Errorf("kubexit as nobody: exit %d, want 143 (app lost, child not started); output:\n%s", code, out)
+	}
+}
+
+// runAsNobody runs a copy of kubexit in dir as user and group 65534 with
+// env, its child true, and returns its output and exit status.
+func runAsNobody(t *testing.T, dir string, env ...string) (string, int) {
+	t.Helper()
+	src, err := exec.LookPath("kubexit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(src) // testscript's copy is in a directory only root may enter
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "bin", "kubexit")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "true")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KUBEXIT_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.WaitDelay = testTimeout
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState == nil {
+		t.Fatalf("kubexit as nobody did not run: %s", out)
+	}
+	return string(out), exitStatus(cmd.ProcessState)
 }
