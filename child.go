@@ -68,23 +68,23 @@ func (c *child) signal(sig syscall.Signal) error {
 	return c.cmd.Process.Signal(sig)
 }
 
-// wait returns a channel that delivers the child's exit status (128+N for
-// signal N) once. Without a reaper it is os/exec's own wait on the child.
+// wait returns a channel that delivers how the child ended (its exit status,
+// 128+N for signal N, and the signal) once. Without a reaper it is os/exec's own wait on the child.
 // As a reaper (PID 1, or KUBEXIT_SUBREAPER), kubexit waits for any process
 // on each SIGCHLD: orphans that the kernel re-parented to kubexit are reaped
 // and dropped, and the child's status is delivered when its turn comes, so
 // reaping never steals it.
-func (c *child) wait(reaper bool, sigchld <-chan os.Signal) <-chan int {
-	exited := make(chan int, 1)
+func (c *child) wait(reaper bool, sigchld <-chan os.Signal) <-chan childEnd {
+	exited := make(chan childEnd, 1)
 	if !reaper {
 		go func() {
 			err := c.cmd.Wait()
 			if c.cmd.ProcessState == nil {
 				c.log.Error("cannot wait for the child", "err", err)
-				exited <- exitInternal
+				exited <- childEnd{code: exitInternal}
 				return
 			}
-			exited <- exitStatus(c.cmd.ProcessState)
+			exited <- processEnd(c.cmd.ProcessState)
 		}()
 		return exited
 	}
@@ -100,7 +100,7 @@ func (c *child) wait(reaper bool, sigchld <-chan os.Signal) <-chan int {
 					break // ECHILD: nothing left; 0: nothing exited yet
 				}
 				if pid == c.pid() {
-					exited <- waitStatusCode(ws)
+					exited <- waitStatusEnd(ws)
 					return
 				}
 				c.log.Debug("reaped an orphan", "pid", pid, "exit_code", waitStatusCode(ws))

@@ -457,7 +457,7 @@ func (s *supervisor) pending(signals <-chan os.Signal, deaths <-chan deathSet) *
 
 // supervise forwards signals to the running child, terminates it when a
 // death dep dies (KILL after the grace period), and returns when it exits.
-func (s *supervisor) supervise(c *child, exited <-chan int, signals <-chan os.Signal, deaths <-chan deathSet) outcome {
+func (s *supervisor) supervise(c *child, exited <-chan childEnd, signals <-chan os.Signal, deaths <-chan deathSet) outcome {
 	var (
 		killedBy string // the deaths that terminated the child: deathSet.cause()
 		killed   bool   // the grace period ran out: SIGKILL sent
@@ -467,8 +467,8 @@ func (s *supervisor) supervise(c *child, exited <-chan int, signals <-chan os.Si
 	defer hold.stop()
 	for {
 		select {
-		case code := <-exited:
-			o := s.childExited(c, code, killedBy, killed)
+		case end := <-exited:
+			o := s.childExited(c, end, killedBy, killed)
 			o.reason += hold.outcome()
 			return o
 		case sig := <-signals:
@@ -512,11 +512,13 @@ func (s *supervisor) forward(c *child, sig os.Signal) {
 	}
 }
 
-// childExited is the outcome of the child's exit with status code.
-func (s *supervisor) childExited(c *child, code int, killedBy string, killed bool) outcome {
+// childExited is the outcome of the child's end: a signal is named only
+// when one killed it, not for its own exit 128+N.
+func (s *supervisor) childExited(c *child, end childEnd, killedBy string, killed bool) outcome {
+	code := end.code
 	attrs := []any{"exit_code", code}
-	if code > 128 && code < 128+65 {
-		attrs = append(attrs, "signal", signalName(syscall.Signal(code-128)))
+	if end.signal != 0 {
+		attrs = append(attrs, "signal", signalName(end.signal))
 	}
 	s.log.Info("child exited", attrs...)
 	if c.group {
@@ -527,9 +529,9 @@ func (s *supervisor) childExited(c *child, code int, killedBy string, killed boo
 	case killed:
 		return outcome{code, fmt.Sprintf("child killed after the grace period (%v) because %s", s.cfg.GracePeriod, killedBy), causeDeathDep}
 	case killedBy != "":
-		return outcome{code, fmt.Sprintf("child terminated because %s; it exited %s", killedBy, describeStatus(code)), causeDeathDep}
+		return outcome{code, fmt.Sprintf("child terminated because %s; it exited %s", killedBy, describeStatus(end)), causeDeathDep}
 	}
-	return outcome{code, "child exited " + describeStatus(code), causeChild}
+	return outcome{code, "child exited " + describeStatus(end), causeChild}
 }
 
 // startFailed is the outcome of a child that could not be started. Born,
@@ -647,10 +649,11 @@ func writeNonBlocking(path string, create bool, data []byte) error {
 // maxTerminationMessage is what Kubernetes keeps of a termination message.
 const maxTerminationMessage = 4096
 
-// describeStatus says what an exit status means: "3", or "143 (SIGTERM)".
-func describeStatus(code int) string {
-	if code > 128 && code < 128+65 {
-		return fmt.Sprintf("%d (%s)", code, signalName(syscall.Signal(code-128)))
+// describeStatus says how the child ended: "3", "137" (its own exit 137),
+// or "143 (SIGTERM)" when SIGTERM killed it.
+func describeStatus(end childEnd) string {
+	if end.signal != 0 {
+		return fmt.Sprintf("%d (%s)", end.code, signalName(end.signal))
 	}
-	return fmt.Sprint(code)
+	return fmt.Sprint(end.code)
 }

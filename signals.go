@@ -154,11 +154,29 @@ func exitStatus(ps *os.ProcessState) int {
 	return ps.ExitCode()
 }
 
-func waitStatusCode(ws syscall.WaitStatus) int {
+func waitStatusCode(ws syscall.WaitStatus) int { return waitStatusEnd(ws).code }
+
+// childEnd is how a child ended: its status as exitStatus gives it and,
+// only when a signal killed it, that signal. A child's own exit 137 is
+// status 137 too, but no SIGKILL.
+type childEnd struct {
+	code   int
+	signal syscall.Signal // 0: the child exited by itself
+}
+
+func waitStatusEnd(ws syscall.WaitStatus) childEnd {
 	if ws.Signaled() {
-		return 128 + int(ws.Signal())
+		return childEnd{128 + int(ws.Signal()), ws.Signal()}
 	}
-	return ws.ExitStatus()
+	return childEnd{code: ws.ExitStatus()}
+}
+
+// processEnd is waitStatusEnd for a finished os/exec child.
+func processEnd(ps *os.ProcessState) childEnd {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		return waitStatusEnd(ws)
+	}
+	return childEnd{code: ps.ExitCode()}
 }
 
 // startFailureStatus maps a failure to start the child to a shell's status:
