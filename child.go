@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -44,15 +47,67 @@ func startChild(args []string, group bool, log *slog.Logger) (*child, error) {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
-// terminate sends SIGTERM and then SIGCONT, as container runtimes and
-// systemd do: a stopped child (SIGSTOP) would not act on the TERM until
-// continued, and would burn the whole grace period.
+// terminate sends SIGTERM and then, when the child (with a process group,
+// any member of it) is stopped, SIGCONT, as container runtimes and systemd
+// do: a stopped child (SIGSTOP) would not act on the TERM until continued,
+// and would burn the whole grace period. A running child gets no CONT: a
+// child that traps both would see a CONT it has no reason for, and
+// possibly before the TERM.
 func (c *child) terminate() error {
 	err := c.signal(syscall.SIGTERM)
-	if err == nil {
+	if err == nil && c.stopped() {
 		c.signal(syscall.SIGCONT)
 	}
 	return err
+}
+
+// stopped tells whether the child, or with a process group any process of
+// it, is stopped (state T, or t for a tracer's stop, in /proc/PID/stat).
+// Where /proc cannot be read it says yes: a CONT too many is better than a
+// stopped child left to the KILL.
+func (c *child) stopped() bool {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		return true
+	}
+	if !c.group {
+		state, _, ok := procStat(strconv.Itoa(c.pid()))
+		return ok && isStoppedState(state)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		if state, pgrp, ok := procStat(e.Name()); ok && pgrp == c.pid() && isStoppedState(state) {
+			return true
+		}
+	}
+	return false
+}
+
+func isStoppedState(state byte) bool { return state == 'T' || state == 't' }
+
+// procStat reads the state and the process group of process pid from
+// /proc/PID/stat; ok is false when it is gone. The fields are read after the
+// last ')', which ends the command name (itself free to hold any byte).
+func procStat(pid string) (state byte, pgrp int, ok bool) {
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(data[i+1:])) // state, ppid, pgrp, ...
+	if len(f) < 3 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	pgrp, err = strconv.Atoi(f[2])
+	return f[0][0], pgrp, err == nil
 }
 
 // signal sends sig to the child, or to its process group.
