@@ -59,7 +59,7 @@ func main() {
 	// Go runtime's start and the linked packages' initialisation, before main.
 	signals := make(chan os.Signal, 32)
 	notifySignals(signals)
-	os.Exit(run(args, os.Environ(), signals, os.Stdout, os.Stderr))
+	os.Exit(run(args, os.Environ(), signals, os.Stdout, quietStderr(os.Stderr)))
 }
 
 // isOption tells kubexit's own commands (--status, --help...) from a
@@ -494,9 +494,6 @@ func (s *supervisor) supervise(c *child, exited <-chan childEnd, signals <-chan 
 
 // forward relays a signal to the child.
 func (s *supervisor) forward(c *child, sig os.Signal) {
-	if sig == syscall.SIGPIPE {
-		return
-	}
 	s.log.Info("forwarding signal to the child", "signal", sig.String())
 	send := c.signal
 	if sig == syscall.SIGTERM {

@@ -22,11 +22,17 @@ import (
 // by si_code; a real fault of kubexit's still crashes it, and its lock,
 // lock.go, tells its siblings).
 //
+// SIGPIPE too, as tini and dumb-init do. The Go runtime does not say who
+// sent a signal, so kubexit keeps its own writes from raising one: a log
+// line to a broken stderr raises none (noSIGPIPEWriter). One that comes is
+// then from another process, or, rarely, from a network write of kubexit's
+// (a death URL call on a connection the server reset, while the child is
+// being terminated anyway), and that one is forwarded too.
+//
 // Not here, each for a reason: SIGCHLD (about kubexit's own children: it
 // reaps them), SIGURG (the Go runtime's goroutine preemption), SIGPROF (the
 // Go runtime takes it for its profiler, always: a Go program never receives
-// it; measured by TestEverySignalForwarded's first version), SIGPIPE
-// (subscribed, never forwarded: see notifySignals), SIGKILL and SIGSTOP
+// it; measured by TestEverySignalForwarded's first version), SIGKILL and SIGSTOP
 // (cannot be caught), and signals 32 to 34, which the Go runtime keeps for
 // itself (32 and 33 are the C library's thread signals, 34 the runtime's
 // per-thread system calls; measured: a Go program subscribed to them dies
@@ -55,6 +61,7 @@ var forwardedSignals = append([]os.Signal{
 	syscall.SIGVTALRM,
 	syscall.SIGIO,
 	syscall.SIGPWR,
+	syscall.SIGPIPE,
 }, realtimeSignals()...)
 
 // realtimeSignals are SIGRTMIN+1 (35, as the C library numbers it) to
@@ -97,13 +104,13 @@ func terminating(sig os.Signal) bool {
 // child would lose the ignored disposition it should inherit (nohup's SIGHUP,
 // for example). Such a signal would not reach kubexit anyway.
 //
-// SIGPIPE is subscribed (when not ignored) but never forwarded: it only makes
-// a write to a closed stderr return EPIPE instead of killing kubexit, which
-// must outlive its child to record its death.
+// Subscribing to SIGPIPE also makes a write of kubexit's to a broken stdout
+// or stderr return EPIPE instead of killing kubexit, which must outlive its
+// child to record its death.
 func notifySignals(ch chan<- os.Signal) {
 	ignored := ignoredAtStart()
 	var sigs []os.Signal
-	for _, s := range append(append(forwardedSignals, jobControlSignals...), syscall.SIGPIPE) {
+	for _, s := range append(forwardedSignals, jobControlSignals...) {
 		if !signal.Ignored(s) && !ignored[s.(syscall.Signal)] {
 			sigs = append(sigs, s)
 		}

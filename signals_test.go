@@ -8,16 +8,18 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Every signal a wrapper can forward reaches a child that traps it, and
 // kubexit lives on: the faults a Go program would crash on (SIGILL, SIGSEGV,
-// SIGABRT...) when another process sends them, and the real-time signals.
+// SIGABRT...) when another process sends them, SIGPIPE, and the real-time
+// signals.
 func TestEverySignalForwarded(t *testing.T) {
 	t.Parallel()
 	sigs := []syscall.Signal{syscall.SIGILL, syscall.SIGTRAP, syscall.SIGABRT, syscall.SIGBUS, syscall.SIGFPE,
 		syscall.SIGSEGV, syscall.SIGSYS, syscall.SIGSTKFLT, syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGVTALRM,
-		syscall.SIGIO, syscall.SIGPWR, 35, 36, 50, 63, 64}
+		syscall.SIGIO, syscall.SIGPWR, syscall.SIGPIPE, 35, 36, 50, 63, 64}
 	var traps strings.Builder
 	for _, s := range sigs {
 		fmt.Fprintf(&traps, `trap 'echo %d >> "$TMP/got"' %d; `, int(s), int(s))
@@ -74,4 +76,66 @@ os.execv(sys.argv[1], sys.argv[1:])`, kubexit, child)
 		t.Fatalf("exit %d, want the child's 42:\n%s", code, out)
 	}
 	expectReaped(t, count, string(out), 4)
+}
+
+// With its stderr a pipe that no one reads, kubexit still supervises: its own
+// log lines fail (EPIPE) without killing it and without a SIGPIPE for the
+// child, which does not write to stderr and records every PIPE it gets; a
+// SIGPIPE sent to kubexit with kill is forwarded; the child's status is
+// kubexit's and the tombstone's.
+func TestBrokenStderr(t *testing.T) {
+	t.Parallel()
+	gy, tmp := t.TempDir(), t.TempDir()
+	got, ready := filepath.Join(tmp, "got"), filepath.Join(tmp, "ready")
+	child := script(t, tmp, "child.sh", `trap 'echo PIPE >> "$TMP/got"' PIPE; trap 'echo TERM >> "$TMP/got"; exit 7' TERM; `+loopUntilSignalled)
+	kubexit, err := exec.LookPath("kubexit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	cmd := exec.Command(kubexit, child)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KUBEXIT_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD="+gy, "KUBEXIT_LOG_LEVEL=debug", "TMP="+tmp, "READY="+ready)
+	cmd.Stderr = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	exited := func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
+	waitFor(t, "the child to be ready", func() bool { return fileExists(ready) || exited() })
+	cmd.Process.Signal(syscall.SIGPIPE)
+	waitFor(t, "the PIPE sent with kill at the child", func() bool { return fileExists(got) || exited() })
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatalf("kubexit did not exit within %v", testTimeout)
+	}
+	if code := exitStatus(cmd.ProcessState); code != 7 {
+		t.Errorf("exit %d, want the child's 7", code)
+	}
+	if data, _ := os.ReadFile(got); string(data) != "PIPE\nTERM\n" {
+		t.Errorf("the child trapped %q, want the one PIPE sent with kill, then TERM", data)
+	}
+	if ts, _ := readTombstone(gy, "app"); ts.ExitCode == nil || *ts.ExitCode != 7 {
+		t.Errorf("tombstone %v, want exit code 7", ts)
+	}
 }
