@@ -72,7 +72,7 @@ func holdLifeLock(dir, name string, born time.Time) (int, error) {
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
 	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
 		if err == unix.EAGAIN || err == unix.EACCES {
-			err = errors.New("held by another process (another container with the same KUBEXIT_NAME?)")
+			err = errLockHeld
 		}
 		return fail("lock", err)
 	}
@@ -85,6 +85,40 @@ func holdLifeLock(dir, name string, born time.Time) (int, error) {
 	}
 	unix.Fsync(fd)
 	return fd, nil
+}
+
+// errLockHeld is a life lock that another live process holds: a kubexit
+// with the same KUBEXIT_NAME. The supervisor refuses to run under that name.
+var errLockHeld = errors.New("held by another process (another container with the same KUBEXIT_NAME?)")
+
+// lockHolder tells whether name's lock file in dir is held by a live
+// process, and if so what it says of that process: the Born it holds, or ""
+// if none. A held lock means a live holder on any filesystem (one mount sees
+// its own locks); a free one proves nothing where locks are not shared
+// between mounts (lockTrusted), so only a held lock is acted upon. No lock
+// file, or one that cannot be opened as a regular file, is not held:
+// holdLifeLock reports the latter when it fails.
+func lockHolder(dir, name string) (held bool, born string) {
+	path := filepath.Join(dir, lockFileName(name))
+	fd, err := openRetry(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, ""
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return false, ""
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
+	if unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk) != nil || lk.Type == unix.F_UNLCK {
+		return false, ""
+	}
+	buf := make([]byte, maxLockFileSize)
+	n, _ := unix.Pread(fd, buf, 0)
+	if t, err := parseTombstone(buf[:max(n, 0)]); err == nil && t.Born != nil {
+		return true, t.Born.UTC().Format(time.RFC3339Nano)
+	}
+	return true, ""
 }
 
 // lockState is what a dep's lock file says about the life its tombstone's

@@ -381,3 +381,76 @@ func runAsNobody(t *testing.T, dir string, env ...string) (string, int) {
 	}
 	return string(out), exitStatus(cmd.ProcessState)
 }
+
+// graveyardSnapshot is every file in dir with its content, to show that a
+// refused kubexit wrote, replaced and removed nothing.
+func graveyardSnapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := map[string]string{}
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		snap[e.Name()] = string(data)
+	}
+	return snap
+}
+
+// A second kubexit with the name of a live one is refused: exit 2, one
+// ERROR line naming KUBEXIT_NAME, the graveyard and the lock's holder, no
+// child, nothing written (the first's tombstone still says Born only), and
+// a sibling that has that name among its death deps runs on. Once the first
+// has ended (a container restarted in place), the name is free again.
+func TestSameNameRefused(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	first, _ := startReady(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy}, loopUntilSignalled)
+	waitTombstone(t, gy, "app", "born", isBorn)
+	sibling, stmp := startReady(t, map[string]string{"KUBEXIT_NAME": "sidecar", "KUBEXIT_GRAVEYARD": gy,
+		"KUBEXIT_DEATH_DEPS": "app", "KUBEXIT_POLL_INTERVAL": "20ms"},
+		`trap 'touch "$TMP/term"; exit 0' TERM; `+loopUntilSignalled)
+	before := graveyardSnapshot(t, gy)
+
+	tmp := t.TempDir()
+	msg := filepath.Join(tmp, "termination-log")
+	code, stderr := runKubexit(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_TERMINATION_LOG": msg},
+		"touch", filepath.Join(tmp, "started"))
+	if code != exitUsage {
+		t.Errorf("second kubexit: exit %d, want %d", code, exitUsage)
+	}
+	if fileExists(filepath.Join(tmp, "started")) {
+		t.Error("the second kubexit started its child")
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "level=ERROR") || !strings.Contains(lines[0], "KUBEXIT_NAME") ||
+		!strings.Contains(lines[0], "graveyard="+gy) || !strings.Contains(lines[0], "holds its lock") || !strings.Contains(lines[0], "holder_born=") {
+		t.Errorf("want one ERROR line naming KUBEXIT_NAME, the graveyard and the holder; stderr:\n%s", stderr)
+	}
+	if got := terminationMessage(t, msg); !strings.HasPrefix(got, "kubexit: exit 2: not started: KUBEXIT_NAME app is in use") {
+		t.Errorf("termination message %q", got)
+	}
+	if after := graveyardSnapshot(t, gy); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("graveyard changed:\nbefore %q\nafter  %q", before, after)
+	}
+	if ts, _ := readTombstone(gy, "app"); ts.Born == nil || ts.Died != nil {
+		t.Errorf("first kubexit's tombstone: %+v, want Born only", ts)
+	}
+	notYet(t, sibling, stmp) // the sibling was not stopped
+	if first.exited() {
+		t.Fatalf("the first kubexit exited; stderr:\n%s", first.stderr)
+	}
+
+	// The first ends; the same name starts again, as after a restart in place.
+	first.signal(syscall.SIGTERM)
+	first.wait()
+	sibling.wait()
+	code, stderr = runKubexit(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy}, "touch", filepath.Join(tmp, "started"))
+	if code != 0 || !fileExists(filepath.Join(tmp, "started")) || strings.Contains(stderr, "level=ERROR") || strings.Contains(stderr, "level=WARN") {
+		t.Errorf("restart with the same name: exit %d; stderr:\n%s", code, stderr)
+	}
+	if ts, _ := readTombstone(gy, "app"); ts.Born == nil || ts.Died == nil || ts.ExitCode == nil || *ts.ExitCode != 0 {
+		t.Errorf("restarted tombstone: %+v, want Born, Died, ExitCode 0", ts)
+	}
+}

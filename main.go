@@ -107,7 +107,10 @@ type supervisor struct {
 	// noGraveyard is set when the graveyard was found unusable at
 	// start-up: that was said once, and no tombstone is tried.
 	noGraveyard bool
-	born        *time.Time // when Born was recorded
+	// nameInUse is set when another live kubexit holds this name's life
+	// lock: the tombstone is that one's, and is not written.
+	nameInUse bool
+	born      *time.Time // when Born was recorded
 	// deathCalls tracks the KUBEXIT_DEATH_URLS calls in flight; kubexit
 	// lets them finish before it exits.
 	deathCalls       sync.WaitGroup
@@ -153,6 +156,11 @@ func (s *supervisor) run(args, environ []string, signals <-chan os.Signal, cfgEr
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	// Before anything is written or removed under this name.
+	if held, born := lockHolder(s.cfg.Graveyard, s.cfg.Name); held {
+		o := s.refuseName(born)
+		return *o
+	}
 	removeStaleTemps(s.cfg.Graveyard, s.cfg.Name)
 	os.Remove(filepath.Join(s.cfg.Graveyard, holdFileName(s.cfg.Name))) // a killed kubexit's
 	if slices.Contains(s.cfg.ShutdownAfter, s.cfg.Name) {
@@ -238,6 +246,24 @@ func (s *supervisor) preflight() *outcome {
 	// A graveyard that failed was said among the checks: no tombstone.
 	s.noGraveyard = graveyardUsable(s.cfg.Graveyard) != nil
 	return &outcome{exitInternal, "not started: preflight failed: " + strings.Join(failures, "; "), causeFailure}
+}
+
+// refuseName ends a life whose KUBEXIT_NAME another live kubexit holds
+// (its life lock, lock.go): two containers given one name. The other's
+// tombstone, lock and hold file are its own, so nothing is written; exit 2,
+// as for a name that depends on itself. born is what the lock file says of
+// the holder ("" if nothing). A kubexit restarted in place is not refused:
+// its old process is dead, and the kernel freed the lock.
+func (s *supervisor) refuseName(born string) *outcome {
+	s.nameInUse = true
+	path := filepath.Join(s.cfg.Graveyard, lockFileName(s.cfg.Name))
+	holder := "a live process"
+	if born != "" {
+		holder = "a live kubexit born " + born
+	}
+	s.log.Error("KUBEXIT_NAME is in use in the graveyard: "+holder+" holds its lock (two containers with one KUBEXIT_NAME?); not starting, nothing written",
+		"graveyard", s.cfg.Graveyard, "lock_file", path, "holder_born", born)
+	return &outcome{exitUsage, fmt.Sprintf("not started: KUBEXIT_NAME %s is in use in the graveyard %s: %s holds %s", s.cfg.Name, s.cfg.Graveyard, holder, path), causeFailure}
 }
 
 // useGraveyard ends a life whose graveyard cannot be used from the start:
@@ -384,7 +410,12 @@ func (s *supervisor) notStarted(ds deathSet, how string) outcome {
 // runWithoutChild is kubexit as a watcher container: no child, it waits for
 // a death dep to die and calls KUBEXIT_DEATH_URLS.
 func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan deathSet) outcome {
-	if err := s.recordBirth(); err != nil {
+	err := s.recordBirth()
+	if errors.Is(err, errLockHeld) {
+		_, born := lockHolder(s.cfg.Graveyard, s.cfg.Name)
+		return *s.refuseName(born)
+	}
+	if err != nil {
 		s.log.Error("cannot record birth", "err", err)
 		return outcome{exitInternal, "cannot record birth: " + err.Error(), causeFailure}
 	}
@@ -424,7 +455,12 @@ func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-
 	}
 	// Born is recorded before the child starts, so that a graveyard kubexit
 	// cannot write stops it before there is a child to account for.
-	if err := s.recordBirth(); err != nil {
+	err := s.recordBirth()
+	if errors.Is(err, errLockHeld) {
+		_, born := lockHolder(s.cfg.Graveyard, s.cfg.Name)
+		return *s.refuseName(born)
+	}
+	if err != nil {
 		s.log.Error("cannot record birth; not starting the child", "err", err)
 		return outcome{exitInternal, "not started: cannot record birth: " + err.Error(), causeFailure}
 	}
@@ -563,10 +599,16 @@ func (s *supervisor) waitDeathCalls() bool {
 }
 
 // recordBirth takes this process's life lock, then writes Born: once Born
-// is there, a free lock means that the process is gone (lock.go).
+// is there, a free lock means that the process is gone (lock.go). A lock
+// another live process holds (one taken since start-up's look) is
+// errLockHeld, and nothing is written.
 func (s *supervisor) recordBirth() error {
 	now := time.Now()
-	if _, err := holdLifeLock(s.cfg.Graveyard, s.cfg.Name, now); err != nil {
+	_, err := holdLifeLock(s.cfg.Graveyard, s.cfg.Name, now)
+	if errors.Is(err, errLockHeld) {
+		return err
+	}
+	if err != nil {
 		s.log.Warn("cannot hold this process's lock file; if kubexit is killed before it records a death, its siblings will not learn of it", "err", err)
 	}
 	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, tombstone{Born: &now}); err != nil {
@@ -579,7 +621,7 @@ func (s *supervisor) recordBirth() error {
 // recordDeath writes Died and ExitCode (keeping Born if the child was born).
 // A failure is logged, not fatal: kubexit still exits with the child's status.
 func (s *supervisor) recordDeath(code int) {
-	if s.noGraveyard {
+	if s.noGraveyard || s.nameInUse {
 		return // said at start-up
 	}
 	if s.cfg.Name == "" || s.cfg.Graveyard == "" {
