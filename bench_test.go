@@ -103,7 +103,7 @@ func startWatcher(b *testing.B, bin, readerDir, name, dep, stamp string, poll ti
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	deadline := time.Now().Add(testTimeout)
+	deadline := time.Now().Add(fsStartTimeout) // the first lock on a fresh NFS server (fs_test.go)
 	for !fileExists(stamp + ".ready") {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()

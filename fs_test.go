@@ -178,6 +178,13 @@ type fsWaiter struct {
 	name, dep, stamp string
 }
 
+// fsStartTimeout bounds a waiter's start. On a freshly started NFS server
+// the first lock kubexit takes (its life lock, before the child starts) can
+// sit in the kernel for about a minute (measured 50-60 s in the NFS guest):
+// a known defect, still open, that kubexit should not let delay the start.
+// These tests measure detection, not that, so the start gets three minutes.
+const fsStartTimeout = 3 * testTimeout
+
 // startFSWaiter starts kubexit NAME in the reader path, with death dep DEP
 // and the termstamp child, and waits until the child runs (so kubexit's
 // first poll has read whatever DEP's tombstone then was).
@@ -190,7 +197,7 @@ func startFSWaiter(t *testing.T, b *fsBed, name, dep string) *fsWaiter {
 		"KUBEXIT_DEATH_DEPS": dep,
 	}, "termstamp", stamp)
 	t.Cleanup(func() { os.Remove(filepath.Join(b.writer, name)) })
-	waitFor(t, name+"'s child to run", func() bool { return fileExists(stamp+".ready") || p.exited() })
+	waitWithin(t, fsStartTimeout, 10*time.Millisecond, name+"'s child to run", func() bool { return fileExists(stamp+".ready") || p.exited() })
 	if p.exited() {
 		t.Fatalf("%s exited (status %d) before its child ran; stderr:\n%s", name, p.code, p.stderr)
 	}
