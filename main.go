@@ -500,6 +500,7 @@ func (s *supervisor) supervise(c *child, exited <-chan childEnd, signals <-chan 
 		grace    <-chan time.Time
 		hold     shutdownHold // a stop signal held for KUBEXIT_SHUTDOWN_AFTER
 	)
+	hold.checkNames(s, neverBornCheck)
 	defer hold.stop()
 	for {
 		select {

@@ -38,8 +38,52 @@ type shutdownHold struct {
 	since  time.Time
 	ended  <-chan holdEnd // the siblings' watch; nil unless holding
 	cancel context.CancelFunc
-	path   string // the hold file, for --status
-	report string // once released: what was held, how long, why it ended
+	path   string      // the hold file, for --status
+	report string      // once released: what was held, how long, why it ended
+	check  *time.Timer // the start-up look for names with no tombstone (checkNames)
+}
+
+// neverBornCheck is how long after the child starts kubexit looks, once,
+// for KUBEXIT_SHUTDOWN_AFTER names that have no tombstone: long enough for
+// siblings started with the pod to have written Born, unless they wait for
+// birth deps.
+const neverBornCheck = 30 * time.Second
+
+// checkNames warns, once, after the delay, about KUBEXIT_SHUTDOWN_AFTER
+// names that have no tombstone in the graveyard yet: a typo holds nothing.
+// A stop signal before then makes take say it instead.
+func (h *shutdownHold) checkNames(s *supervisor, delay time.Duration) {
+	names := s.shutdownAfter()
+	if len(names) == 0 {
+		return
+	}
+	h.check = time.AfterFunc(delay, func() {
+		if missing := neverBorn(s.cfg.Graveyard, names); len(missing) > 0 {
+			s.log.Warn(fmt.Sprintf("KUBEXIT_SHUTDOWN_AFTER names siblings with no tombstone in the graveyard after %v; a stop signal will not be held for them unless they start (a typo?)", delay),
+				"never_born", strings.Join(missing, ","), "graveyard", s.cfg.Graveyard)
+		}
+	})
+}
+
+// neverBorn returns the names with no tombstone in dir: never born in this
+// graveyard (a tombstone, once written, stays), so they hold nothing.
+func neverBorn(dir string, names []string) []string {
+	var missing []string
+	for _, name := range names {
+		if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
+			missing = append(missing, name)
+		}
+	}
+	return missing
+}
+
+// neverBornNote says, for the log and the termination message, that the
+// names in missing never had a tombstone in dir ("" if none).
+func neverBornNote(dir string, missing []string) string {
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s never had a tombstone in %s: not held; a typo?", strings.Join(missing, ", "), dir)
 }
 
 // holdEnd is how a hold ended: every sibling gone, or the timeout with
@@ -67,6 +111,13 @@ func (h *shutdownHold) take(s *supervisor, sig os.Signal) bool {
 		return true
 	}
 	h.sig, h.since = sig, time.Now()
+	if h.check != nil {
+		h.check.Stop()
+	}
+	if missing := neverBorn(s.cfg.Graveyard, after); len(missing) > 0 {
+		s.log.Warn("KUBEXIT_SHUTDOWN_AFTER names siblings that never had a tombstone in the graveyard; the stop signal is not held for them (a typo?)",
+			"never_born", strings.Join(missing, ","), "graveyard", s.cfg.Graveyard)
+	}
 	var ctx context.Context
 	ctx, h.cancel = context.WithCancel(context.Background())
 	h.ended = watchGone(ctx, s.cfg.Graveyard, after, s.cfg.PollInterval, s.cfg.ShutdownTimeout)
@@ -118,13 +169,33 @@ func writeHoldFile(dir, name string, content []byte, log *slog.Logger) (err erro
 func (h *shutdownHold) release(s *supervisor, end holdEnd) {
 	held := time.Since(h.since).Round(time.Millisecond)
 	h.stop()
+	after := s.shutdownAfter()
+	missing := neverBorn(s.cfg.Graveyard, after)
+	note := neverBornNote(s.cfg.Graveyard, missing)
 	if end.timedOut {
-		h.report = fmt.Sprintf("%s held %v, until KUBEXIT_SHUTDOWN_TIMEOUT ran out with %s still running", signalName(h.sig), held, strings.Join(end.waiting, ", "))
-		s.log.Warn("KUBEXIT_SHUTDOWN_TIMEOUT ran out; forwarding the stop signal anyway", "signal", signalName(h.sig), "held", held, "still_running", strings.Join(end.waiting, ","))
+		h.report = fmt.Sprintf("%s held %v, until KUBEXIT_SHUTDOWN_TIMEOUT ran out with %s still running", signalName(h.sig), held, strings.Join(end.waiting, ", ")) + withNote("; ", note)
+		s.log.Warn("KUBEXIT_SHUTDOWN_TIMEOUT ran out; forwarding the stop signal anyway"+withNote("; ", note), "signal", signalName(h.sig), "held", held, "still_running", strings.Join(end.waiting, ","))
 		return
 	}
-	h.report = fmt.Sprintf("%s held %v, until %s %s gone", signalName(h.sig), held, strings.Join(s.shutdownAfter(), ", "), plural(len(s.shutdownAfter()), "was", "were"))
+	gone := slices.DeleteFunc(slices.Clone(after), func(n string) bool { return slices.Contains(missing, n) })
+	h.report = fmt.Sprintf("%s held %v", signalName(h.sig), held)
+	if len(gone) > 0 {
+		h.report += fmt.Sprintf(", until %s %s gone", strings.Join(gone, ", "), plural(len(gone), "was", "were"))
+	}
+	h.report += withNote("; ", note)
+	if note != "" {
+		s.log.Warn("siblings gone; forwarding the stop signal; "+note, "signal", signalName(h.sig), "held", held)
+		return
+	}
 	s.log.Info("siblings gone; forwarding the stop signal", "signal", signalName(h.sig), "held", held)
+}
+
+// withNote is sep+note, or "" without a note.
+func withNote(sep, note string) string {
+	if note == "" {
+		return ""
+	}
+	return sep + note
 }
 
 // outcome is what the termination message says of the hold ("" for none).
@@ -140,6 +211,9 @@ func (h *shutdownHold) outcome() string {
 
 // stop ends the watch and removes the hold file.
 func (h *shutdownHold) stop() {
+	if h.check != nil {
+		h.check.Stop()
+	}
 	if h.cancel != nil {
 		h.cancel()
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +130,7 @@ func TestShutdownSiblingsGone(t *testing.T) {
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
 	}
-	if got := terminationMessage(t, msg); !strings.HasSuffix(got, "until never, ghost, dead, killed were gone") {
+	if got := terminationMessage(t, msg); !strings.HasSuffix(got, "until ghost, dead, killed were gone; never never had a tombstone in "+gy+": not held; a typo?") {
 		t.Errorf("termination message %q", got)
 	}
 }
@@ -224,5 +225,74 @@ func TestShutdownHoldFileLinkNotFollowed(t *testing.T) {
 	}
 	if _, err := os.Lstat(hold); err == nil {
 		t.Error("the hold file was left behind")
+	}
+}
+
+// A KUBEXIT_SHUTDOWN_AFTER name that never had a tombstone (a typo: app
+// for app-main) holds nothing, and that is said: a WARN when the stop
+// signal comes, and on release in the log and the termination message. A
+// name that is there holds the signal as usual, and the report names only it
+// as gone.
+func TestShutdownAfterNeverBorn(t *testing.T) {
+	t.Parallel()
+	t.Run("alone", func(t *testing.T) {
+		t.Parallel()
+		p, gy, tmp, msg := startHolder(t, "app", nil)
+		p.signal(syscall.SIGTERM)
+		if code := p.wait(); code != 0 || !fileExists(filepath.Join(tmp, "term")) {
+			t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
+		}
+		note := "app never had a tombstone in " + gy + ": not held; a typo?"
+		if got := terminationMessage(t, msg); !strings.HasPrefix(got, "kubexit: exit 0: child exited 0; SIGTERM held ") || !strings.HasSuffix(got, "; "+note) {
+			t.Errorf("termination message %q, want it to end %q", got, note)
+		}
+		stderr := p.stderr.String()
+		if !strings.Contains(stderr, `level=WARN msg="KUBEXIT_SHUTDOWN_AFTER names siblings that never had a tombstone in the graveyard`) ||
+			!strings.Contains(stderr, "never_born=app") || !strings.Contains(stderr, `level=WARN msg="siblings gone; forwarding the stop signal; `+note) {
+			t.Errorf("the log does not say it; stderr:\n%s", stderr)
+		}
+	})
+	t.Run("with another", func(t *testing.T) {
+		t.Parallel()
+		p, gy, tmp, msg := startHolder(t, "app,db", nil)
+		writeFile(t, gy, "db", bornYAML)
+		p.signal(syscall.SIGTERM)
+		notYet(t, p, tmp)
+		writeFile(t, gy, "db", diedYAML)
+		if code := p.wait(); code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
+		}
+		if got := terminationMessage(t, msg); !strings.HasSuffix(got, ", until db was gone; app never had a tombstone in "+gy+": not held; a typo?") {
+			t.Errorf("termination message %q", got)
+		}
+	})
+}
+
+// At start-up, names with no tombstone after a while are warned about once;
+// names with tombstones are not.
+func TestShutdownAfterNeverBornAtStart(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	writeFile(t, gy, "db", bornYAML)
+	logs := &syncBuffer{}
+	s := &supervisor{cfg: config{Name: "proxy", Graveyard: gy, ShutdownAfter: []string{"app", "db"}},
+		log: slog.New(slog.NewTextHandler(logs, nil))}
+	var h shutdownHold
+	h.checkNames(s, 10*time.Millisecond)
+	defer h.stop()
+	waitFor(t, "the warning", func() bool { return strings.Contains(logs.String(), "never_born=app ") })
+	if strings.Count(logs.String(), "level=WARN") != 1 || strings.Contains(logs.String(), "db") {
+		t.Errorf("want one WARN naming app only:\n%s", logs)
+	}
+
+	writeFile(t, gy, "app", bornYAML)
+	logs2 := &syncBuffer{}
+	s.log = slog.New(slog.NewTextHandler(logs2, nil))
+	var h2 shutdownHold
+	h2.checkNames(s, 10*time.Millisecond)
+	defer h2.stop()
+	time.Sleep(200 * time.Millisecond) // ten times the delay: a wrong warning would be there
+	if logs2.String() != "" {
+		t.Errorf("warned with every name born:\n%s", logs2)
 	}
 }
