@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,13 +79,27 @@ func TestWatchFallsBackToPolling(t *testing.T) {
 		t.Fatalf("no hint ticker on %s:\n%s", dir, logs2)
 	}
 	os.Remove(dir)
-	if !h.wait(ctx) || !h.lost {
-		t.Fatalf("removing the graveyard: lost %v", h.lost)
+	for i := 0; i < 3 && !h.lost; i++ { // the first wait may be the one right after the watch
+		if !h.wait(ctx) {
+			t.Fatal("wait = false with ctx live")
+		}
+	}
+	if !h.lost {
+		t.Fatal("removing the graveyard: the watch is not lost")
 	}
 	t3 := w2.pace(ctx, t2)
-	defer t3.stop()
-	if _, ok := t3.(*hintTicker); ok || w2.watched != 0 {
-		t.Errorf("still hinted after the watch was lost:\n%s", logs2)
+	if _, ok := t3.(*hintTicker); ok {
+		t3.stop()
+		t.Fatalf("still hinted after the watch was lost:\n%s", logs2)
+	}
+	// The graveyard made again is watched again, at the next pace.
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t4 := w2.pace(ctx, t3)
+	defer t4.stop()
+	if _, ok := t4.(*hintTicker); !ok {
+		t.Errorf("the graveyard made again is not watched:\n%s", logs2)
 	}
 }
 
@@ -127,6 +142,9 @@ func TestWatchOverflowWakesPoller(t *testing.T) {
 		t.Skipf("no inotify watch here: %v", err)
 	}
 	defer tk.stop()
+	tk.interval = time.Millisecond // the first wait may come right after the watch: take it
+	tk.wait(ctx)
+	tk.interval = time.Hour
 	limit := 16384
 	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
 		fmt.Sscan(string(b), &limit)
@@ -181,4 +199,109 @@ func hasOverflow(buf []byte) bool {
 		buf = buf[unix.SizeofInotifyEvent+int(ev.Len):]
 	}
 	return false
+}
+
+// waitExit waits up to 20 s (the safety poll is an hour away) for kubexit to
+// end, and wants 143: its child terminated on the death.
+func waitExit(t *testing.T, p *kubexitProc, what string) {
+	t.Helper()
+	select {
+	case <-p.done:
+		if p.code != 143 {
+			t.Fatalf("%s: exit %d, want 143; stderr:\n%s", what, p.code, p.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: the death was not seen within 20 s; stderr:\n%s", what, p.stderr)
+	}
+}
+
+// startWatching starts a watcher of dep main in gy, its safety poll an hour
+// away, and returns once gy is watched.
+func startWatching(t *testing.T, gy string, env map[string]string) *kubexitProc {
+	t.Helper()
+	if !hintTrusted(gy) {
+		t.Skipf("inotify not trusted on %s's filesystem", gy)
+	}
+	all := map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_DEATH_DEPS": "main",
+		"KUBEXIT_WATCHED_POLL_INTERVAL": "1h", "KUBEXIT_LOG_LEVEL": "debug"}
+	maps.Copy(all, env)
+	p, _ := startReady(t, all, loopUntilSignalled)
+	waitFor(t, "the watch on "+gy, func() bool { return strings.Contains(p.stderr.String(), "graveyard watched with inotify") })
+	return p
+}
+
+// A graveyard renamed away and made anew: the watch, on the old directory,
+// is lost (IN_MOVE_SELF), and the new one's deaths are seen by polls every
+// KUBEXIT_POLL_INTERVAL, or by a watch on it, not at the safety poll.
+func TestWatchedGraveyardRenamedAway(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	gy := filepath.Join(parent, "graveyard")
+	if err := os.Mkdir(gy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startWatching(t, gy, nil)
+	if err := os.Rename(gy, filepath.Join(parent, "old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(gy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Let the wake-up on the move pass first, so that the death is not
+	// seen by chance at that poll.
+	time.Sleep(300 * time.Millisecond)
+	writeFile(t, gy, "main", diedYAML)
+	waitExit(t, p, "graveyard renamed away and made anew")
+}
+
+// A graveyard swapped for another directory in one step (renameat2
+// RENAME_EXCHANGE: the path never misses), with both poll intervals an
+// hour: only a watch on the new directory can see the death in time.
+func TestWatchedGraveyardSwappedIsWatchedAgain(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	gy, other := filepath.Join(parent, "graveyard"), filepath.Join(parent, "other")
+	for _, d := range []string{gy, other} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startWatching(t, gy, map[string]string{"KUBEXIT_POLL_INTERVAL": "1h"})
+	if err := unix.Renameat2(unix.AT_FDCWD, gy, unix.AT_FDCWD, other, unix.RENAME_EXCHANGE); err != nil {
+		t.Skipf("renameat2(RENAME_EXCHANGE): %v", err)
+	}
+	time.Sleep(300 * time.Millisecond) // as above
+	writeFile(t, gy, "main", diedYAML)
+	waitExit(t, p, "graveyard swapped")
+}
+
+// A symlink graveyard retargeted, or a mount placed over the path, raises
+// no event: each poll compares the path's (dev, ino) with the watched
+// directory's, so the first one after it (at the latest the safety poll,
+// 1 s here) watches the new directory.
+func TestWatchedGraveyardSymlinkRetargeted(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	a, b, gy := filepath.Join(parent, "a"), filepath.Join(parent, "b"), filepath.Join(parent, "graveyard")
+	for _, d := range []string{a, b} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(a, gy); err != nil {
+		t.Fatal(err)
+	}
+	p := startWatching(t, gy, map[string]string{"KUBEXIT_POLL_INTERVAL": "1h", "KUBEXIT_WATCHED_POLL_INTERVAL": "1s"})
+	tmp := filepath.Join(parent, "graveyard.new")
+	if err := os.Symlink(b, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, gy); err != nil { // as ln -sfn does
+		t.Fatal(err)
+	}
+	waitWithin(t, 20*time.Second, 10*time.Millisecond, "a watch on the new target", func() bool {
+		return strings.Count(p.stderr.String(), "graveyard watched with inotify") >= 2
+	})
+	writeFile(t, b, "main", diedYAML)
+	waitExit(t, p, "symlink retargeted")
 }

@@ -116,23 +116,58 @@ func (t *goTicker) stop() { t.t.Stop() }
 // notification only ever shortens a wait: polling stays the truth, and a
 // missed or spurious event changes nothing but latency. An overflow of the
 // event queue is an event too: look now.
+//
+// The watch follows a directory, not the path: once the graveyard is moved,
+// removed, unmounted, or the path leads elsewhere (a symlink retargeted, a
+// mount placed over it: no event says so, each wait compares the path's
+// (dev, ino) with the watched one), the watch is lost and the watcher
+// polls every KUBEXIT_POLL_INTERVAL until it can watch the path again.
 type hintTicker struct {
 	f        *os.File
+	dir      string
+	id       fileID // the watched directory, as the path named it before the watch was added
 	interval time.Duration
 	buf      [4096]byte // events, drained and dropped: only their arrival matters
-	lost     bool       // the watch ended (the graveyard was removed or unmounted)
-	unwatch  func() bool
+	// primed makes the first wait return at once: a poll after the watch is
+	// in place sees what changed between the last poll and the watch.
+	primed  bool
+	lost    bool // the watch ended, or the path no longer leads to its directory
+	unwatch func() bool
 }
 
-// hintEvents are the changes that may make a tombstone say something new.
+// fileID is a file's identity: (dev, ino).
+type fileID struct{ dev, ino uint64 }
+
+// statID is the (dev, ino) of the file path leads to.
+func statID(path string) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileID{}, err
+	}
+	return fileID{uint64(st.Dev), st.Ino}, nil
+}
+
+// hintEvents are the changes that may make a tombstone say something new,
+// and the directory's own move or removal.
 const hintEvents = unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_MODIFY | unix.IN_CLOSE_WRITE |
 	unix.IN_ATTRIB | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
+
+// hintLostEvents say that the watch no longer follows the graveyard's
+// path: the directory was moved (it is still watched, elsewhere) or
+// removed, its filesystem unmounted, or the watch ended (IN_IGNORED).
+const hintLostEvents = unix.IN_MOVE_SELF | unix.IN_DELETE_SELF | unix.IN_UNMOUNT | unix.IN_IGNORED
 
 // newHintTicker watches dir. It fails where inotify cannot be had (the
 // per-user instance limit, fs.inotify.max_user_instances, is 128 by
 // default and shared by every container of that user on the node) or a
 // watch is refused (max_user_watches); the caller then polls as before.
 func newHintTicker(ctx context.Context, dir string, interval time.Duration) (*hintTicker, error) {
+	// The path's identity is taken before the watch: if the path changes
+	// in between, the first wait finds it changed and the watch lost.
+	id, err := statID(dir)
+	if err != nil {
+		return nil, err
+	}
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -146,7 +181,7 @@ func newHintTicker(ctx context.Context, dir string, interval time.Duration) (*hi
 		f.Close()
 		return nil, err
 	}
-	t := &hintTicker{f: f, interval: interval}
+	t := &hintTicker{f: f, dir: dir, id: id, interval: interval, primed: true}
 	t.unwatch = context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
 	return t, nil
 }
@@ -155,6 +190,10 @@ func newHintTicker(ctx context.Context, dir string, interval time.Duration) (*hi
 func (t *hintTicker) wait(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return false
+	}
+	if t.primed {
+		t.primed = false
+		return true
 	}
 	t.f.SetReadDeadline(time.Now().Add(t.interval))
 	if ctx.Err() != nil { // cancelled before the deadline was set: it was undone
@@ -167,14 +206,17 @@ func (t *hintTicker) wait(ctx context.Context) bool {
 	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.lost = true
 	}
+	if id, err := statID(t.dir); err != nil || id != t.id {
+		t.lost = true
+	}
 	return ctx.Err() == nil
 }
 
-// hintLost tells whether the events say the watch is gone (IN_IGNORED).
+// hintLost tells whether the events say the watch is lost (hintLostEvents).
 func hintLost(events []byte) bool {
 	for len(events) >= unix.SizeofInotifyEvent {
 		ev := (*unix.InotifyEvent)(unsafe.Pointer(&events[0]))
-		if ev.Mask&unix.IN_IGNORED != 0 {
+		if ev.Mask&hintLostEvents != 0 {
 			return true
 		}
 		events = events[unix.SizeofInotifyEvent+int(ev.Len):]

@@ -47,9 +47,13 @@ type deathWatcher struct {
 	// dirErr is the last error listing the graveyard, logged when it changes.
 	dirErr string
 	// watched is the safety poll's interval where an inotify watch wakes
-	// the poller (pace; 0: never watched), hinted set once that was tried.
+	// the poller (pace; 0: never watched), hinted set once that was tried;
+	// rewatch is set once a watch was lost, and tried is the directory
+	// (dev, ino) that a watch was last tried on since.
 	watched time.Duration
 	hinted  bool
+	rewatch bool
+	tried   fileID
 	// locks is whether a free lock file means a lost death (lock.go), and
 	// listing whether each poll lists the graveyard first (needsListing),
 	// both decided once the graveyard exists; decided is set then.
@@ -564,19 +568,40 @@ func (w *deathWatcher) run(ctx context.Context, died chan<- deathSet) {
 
 // pace is the ticker for the next wait: once the graveyard exists, on a
 // filesystem where the kernel sees every write (hintTrusted), an inotify
-// wake-up with a safety poll every w.watched; where that cannot be had, and
-// if the watch is lost later, polls every w.interval as before.
+// wake-up with a safety poll every w.watched; where that cannot be had,
+// polls every w.interval as before. A watch lost later (the graveyard
+// moved, removed, unmounted, or the path leading elsewhere) falls back to
+// polls every w.interval, and each later pace tries to watch the path again
+// if it leads to a directory not tried yet.
 func (w *deathWatcher) pace(ctx context.Context, t pollTicker) pollTicker {
-	if h, ok := t.(*hintTicker); ok && h.lost {
-		w.log.Debug("graveyard watch lost; polling every KUBEXIT_POLL_INTERVAL", "graveyard", w.dir)
+	if h, ok := t.(*hintTicker); ok {
+		if !h.lost {
+			return t
+		}
+		w.log.Debug("graveyard watch lost (moved, removed, unmounted or replaced); polling every KUBEXIT_POLL_INTERVAL until it can be watched again", "graveyard", w.dir)
 		t.stop()
-		w.watched = 0
-		return newPollTicker(ctx, w.interval, w.log)
+		w.rewatch, w.tried = true, fileID{}
+		t = newPollTicker(ctx, w.interval, w.log)
 	}
-	if w.hinted || w.watched == 0 || !w.decided {
+	if w.watched == 0 || !w.decided || w.hinted && !w.rewatch {
 		return t
 	}
 	w.hinted = true
+	if w.rewatch {
+		// One stat a poll while the watch is lost: a new directory at the
+		// path is tried once, not at every poll.
+		id, err := statID(w.dir)
+		if err != nil || id == w.tried {
+			return t
+		}
+		w.tried = id
+	}
+	return w.watch(ctx, t)
+}
+
+// watch returns an inotify wake-up on the graveyard in place of t, or t
+// where it cannot be had.
+func (w *deathWatcher) watch(ctx context.Context, t pollTicker) pollTicker {
 	if !hintTrusted(w.dir) {
 		return t
 	}
