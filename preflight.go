@@ -47,6 +47,10 @@ func preflight(cfg config, env apiEnv) []check {
 	if slices.Contains(cfg.ShutdownAfter, cfg.Name) {
 		add(checkWarn, "KUBEXIT_SHUTDOWN_AFTER names this process itself (%s); it cannot wait for itself, so the name is ignored", cfg.Name)
 	}
+	if cycle := shutdownCycle(cfg); cycle != nil {
+		add(checkWarn, "KUBEXIT_SHUTDOWN_AFTER: the hold files show a cycle of holds, %s, each waiting for the next to be gone; "+
+			"the first kubexit of it to see it forwards its stop signal at once, which breaks it, and which one that is is not fixed (only siblings holding a stop signal show what they wait for)", strings.Join(cycle, " -> "))
+	}
 	checks = append(checks, checkProbes(cfg.BirthProbes)...)
 	if len(cfg.BirthDeps) == 0 {
 		return checks

@@ -7,7 +7,8 @@ package main
 // until the app is gone (its tombstone says it died or never was born, or
 // its lock says it was lost), then forwards it. KUBEXIT_SHUTDOWN_TIMEOUT
 // bounds the hold; the kubelet's KILL at the end of the grace period ends
-// everything anyway.
+// everything anyway. Holds that wait for each other (a cycle, seen in the
+// hold files) are released by the first that sees it.
 
 import (
 	"context"
@@ -86,11 +87,12 @@ func neverBornNote(dir string, missing []string) string {
 	return fmt.Sprintf("%s never had a tombstone in %s: not held; a typo?", strings.Join(missing, ", "), dir)
 }
 
-// holdEnd is how a hold ended: every sibling gone, or the timeout with
-// some still there.
+// holdEnd is how a hold ended: every sibling gone, a cycle of holds, or
+// the timeout with some still there.
 type holdEnd struct {
 	timedOut bool
 	waiting  []string
+	cycle    []string // from this process back to it: each holds for the next (holdCycle)
 }
 
 // holdFileName is the file that tells --status a stop signal is held; like
@@ -120,7 +122,7 @@ func (h *shutdownHold) take(s *supervisor, sig os.Signal) bool {
 	}
 	var ctx context.Context
 	ctx, h.cancel = context.WithCancel(context.Background())
-	h.ended = watchGone(ctx, s.cfg.Graveyard, after, s.cfg.PollInterval, s.cfg.ShutdownTimeout)
+	h.ended = watchGone(ctx, s.cfg.Graveyard, s.cfg.Name, after, s.cfg.PollInterval, s.cfg.ShutdownTimeout)
 	h.path = filepath.Join(s.cfg.Graveyard, holdFileName(s.cfg.Name))
 	content := fmt.Sprintf("Signal: %s\nSince: %q\nAfter: %s\n", signalName(sig), h.since.UTC().Format(time.RFC3339Nano), strings.Join(after, ","))
 	if err := writeHoldFile(s.cfg.Graveyard, s.cfg.Name, []byte(content), s.log); err != nil {
@@ -170,6 +172,12 @@ func (h *shutdownHold) release(s *supervisor, end holdEnd) {
 	held := time.Since(h.since).Round(time.Millisecond)
 	h.stop()
 	after := s.shutdownAfter()
+	if end.cycle != nil {
+		cycle := strings.Join(end.cycle, " -> ")
+		h.report = fmt.Sprintf("%s held %v, until the hold files showed a cycle of holds, %s, each waiting for the next: released", signalName(h.sig), held, cycle)
+		s.log.Warn("KUBEXIT_SHUTDOWN_AFTER holds form a cycle, each waiting for the next to be gone; forwarding the stop signal", "signal", signalName(h.sig), "held", held, "cycle", cycle)
+		return
+	}
 	missing := neverBorn(s.cfg.Graveyard, after)
 	note := neverBornNote(s.cfg.Graveyard, missing)
 	if end.timedOut {
@@ -229,9 +237,10 @@ func (s *supervisor) shutdownAfter() []string {
 	return slices.DeleteFunc(slices.Clone(s.cfg.ShutdownAfter), func(n string) bool { return n == s.cfg.Name })
 }
 
-// watchGone polls the graveyard every interval until every name is gone, or
-// timeout (0: no limit) runs out, and says which on the channel.
-func watchGone(ctx context.Context, dir string, names []string, interval, timeout time.Duration) <-chan holdEnd {
+// watchGone polls the graveyard every interval until every name is gone,
+// the hold files show a cycle of holds through self (holdCycle), or timeout
+// (0: no limit) runs out, and says which on the channel.
+func watchGone(ctx context.Context, dir, self string, names []string, interval, timeout time.Duration) <-chan holdEnd {
 	ended := make(chan holdEnd, 1)
 	go func() {
 		var deadline <-chan time.Time
@@ -252,6 +261,10 @@ func watchGone(ctx context.Context, dir string, names []string, interval, timeou
 			waiting := stillThere(dir, names, locks, buf, lockBuf)
 			if len(waiting) == 0 {
 				ended <- holdEnd{}
+				return
+			}
+			if cycle := holdCycle(dir, self, waiting, locks, buf, lockBuf); cycle != nil {
+				ended <- holdEnd{waiting: waiting, cycle: cycle}
 				return
 			}
 			select {
@@ -289,6 +302,65 @@ func stillThere(dir string, names []string, locks bool, buf, lockBuf []byte) []s
 		}
 	}
 	return waiting
+}
+
+// holdCycle looks for a cycle of holds through self in the hold files: self
+// holds for a sibling in first (siblings still there), whose hold file says
+// it holds for another, and so on back to self. Such holds would each last
+// until KUBEXIT_SHUTDOWN_TIMEOUT, or forever. A sibling past the first is
+// followed only while it is still there: a gone one's leftover hold file
+// holds nothing. It returns the cycle from self back to self, or nil.
+func holdCycle(dir, self string, first []string, locks bool, buf, lockBuf []byte) []string {
+	from := map[string]string{} // each sibling reached, and the one that holds for it
+	queue := slices.Clone(first)
+	for _, name := range first {
+		from[name] = self
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		h := readHold(dir, name, buf)
+		if h == nil {
+			continue
+		}
+		for _, next := range h.After {
+			if next == self {
+				return cyclePath(self, name, from)
+			}
+			if _, seen := from[next]; seen || len(stillThere(dir, []string{next}, locks, buf, lockBuf)) == 0 {
+				continue
+			}
+			from[next] = name
+			queue = append(queue, next)
+		}
+	}
+	return nil
+}
+
+// shutdownCycle is the cycle of holds through cfg.Name that the graveyard's
+// hold files show now, for --check: its own KUBEXIT_SHUTDOWN_AFTER, then
+// what siblings holding a stop signal now wait for. Siblings not holding
+// say nothing of theirs, so a cycle can be there unseen.
+func shutdownCycle(cfg config) []string {
+	after := slices.DeleteFunc(slices.Clone(cfg.ShutdownAfter), func(n string) bool { return n == cfg.Name })
+	if len(after) == 0 {
+		return nil
+	}
+	locks, _ := lockTrusted(cfg.Graveyard)
+	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
+	return holdCycle(cfg.Graveyard, cfg.Name, stillThere(cfg.Graveyard, after, locks, buf, lockBuf), locks, buf, lockBuf)
+}
+
+// cyclePath is the cycle that closes at last, which holds for self:
+// self, ..., last, self.
+func cyclePath(self, last string, from map[string]string) []string {
+	path := []string{self}
+	for n := last; n != self; n = from[n] {
+		path = append(path, n)
+	}
+	path = append(path, self)
+	slices.Reverse(path[1 : len(path)-1])
+	return path
 }
 
 func plural(n int, one, many string) string {

@@ -296,3 +296,77 @@ func TestShutdownAfterNeverBornAtStart(t *testing.T) {
 		t.Errorf("warned with every name born:\n%s", logs2)
 	}
 }
+
+// Two kubexits that each hold their stop signal until the other is gone
+// would hold for all of KUBEXIT_SHUTDOWN_TIMEOUT (60s here; forever with
+// 0): the first to see the cycle in the other's hold file releases, names
+// the cycle, and the other's wait then ends as usual. Both stop well before
+// the timeout.
+func TestShutdownCycleReleased(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	start := func(name, after string) (*kubexitProc, string) {
+		msg := filepath.Join(t.TempDir(), "termination-log")
+		p, _ := startReady(t, map[string]string{"KUBEXIT_NAME": name, "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_SHUTDOWN_AFTER": after,
+			"KUBEXIT_SHUTDOWN_TIMEOUT": "60s", "KUBEXIT_TERMINATION_LOG": msg}, `trap 'exit 0' TERM; `+loopUntilSignalled)
+		return p, msg
+	}
+	a, amsg := start("a", "b")
+	b, bmsg := start("b", "a")
+	waitTombstone(t, gy, "a", "born", isBorn)
+	waitTombstone(t, gy, "b", "born", isBorn)
+	a.signal(syscall.SIGTERM)
+	b.signal(syscall.SIGTERM)
+	// Generous, but half the timeout: a release by the timeout fails it.
+	waitWithin(t, 30*time.Second, 50*time.Millisecond, "both to stop", func() bool { return a.exited() && b.exited() })
+	if a.code != 0 || b.code != 0 {
+		t.Errorf("exit %d and %d, want 0", a.code, b.code)
+	}
+	logs := a.stderr.String() + b.stderr.String()
+	if !strings.Contains(logs, `cycle="a -> b -> a"`) && !strings.Contains(logs, `cycle="b -> a -> b"`) {
+		t.Errorf("no log names the cycle:\n%s", logs)
+	}
+	msgs := terminationMessage(t, amsg) + "\n" + terminationMessage(t, bmsg)
+	if !strings.Contains(msgs, "a cycle of holds, ") || strings.Contains(msgs, "KUBEXIT_SHUTDOWN_TIMEOUT ran out") {
+		t.Errorf("termination messages:\n%s", msgs)
+	}
+}
+
+// holdCycle follows the hold files from this process through siblings
+// still there, back to it; a gone sibling's leftover hold file holds
+// nothing. --check names the cycle it can see.
+func TestShutdownHoldCycle(t *testing.T) {
+	t.Parallel()
+	gy := t.TempDir()
+	hold := func(name, after string) {
+		writeFile(t, gy, holdFileName(name), "Signal: SIGTERM\nSince: \"2026-11-25T23:21:14Z\"\nAfter: "+after+"\n")
+	}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		writeFile(t, gy, name, bornYAML)
+	}
+	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
+	cycle := func(self string, first ...string) string {
+		return strings.Join(holdCycle(gy, self, first, false, buf, lockBuf), " -> ")
+	}
+	hold("b", "d,c")
+	hold("c", "a")
+	if got := cycle("a", "b"); got != "a -> b -> c -> a" {
+		t.Errorf("cycle %q", got)
+	}
+	if got := cycle("d", "b"); got != "d -> b -> d" {
+		t.Errorf("cycle %q", got)
+	}
+	if got := cycle("e", "b"); got != "" {
+		t.Errorf("cycle not through e: %q", got)
+	}
+	writeFile(t, gy, "c", diedYAML)
+	if got := cycle("a", "b"); got != "" {
+		t.Errorf("through a gone sibling: %q", got)
+	}
+
+	writeFile(t, gy, "c", bornYAML)
+	p := startKubexit(t, map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_GRAVEYARD": gy, "KUBEXIT_SHUTDOWN_AFTER": "b"}, "--check")
+	if code := p.wait(); code != 0 || !strings.Contains(p.stdout.String(), "WARN: KUBEXIT_SHUTDOWN_AFTER: the hold files show a cycle of holds, a -> b -> c -> a,") {
+		t.Errorf("--check: exit %d\n%s%s", code, p.stdout, p.stderr)
+	}
+}
