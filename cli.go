@@ -69,16 +69,34 @@ func usageError(stderr io.Writer, msg string) int {
 	return exitUsage
 }
 
+// commandUsages is each command's usage line and what it does: the one
+// source of a command's usage errors, its -h and --help.
+var commandUsages = []struct{ name, usage, help string }{
+	{"--status", "kubexit --status [-o table|json]", "show every tombstone in the graveyard"},
+	{"--wait", "kubexit --wait born|died NAME [--timeout D]", "block until NAME's tombstone says born or died"},
+	{"--check", "kubexit --check", "preflight: configuration, graveyard, Kubernetes API and RBAC"},
+}
+
+// commandUsage is the usage line of the command name.
+func commandUsage(name string) string {
+	for _, c := range commandUsages {
+		if c.name == name {
+			return c.usage
+		}
+	}
+	panic("no usage line for " + name)
+}
+
 // command is one of kubexit's own commands: its flags and usage line.
 type command struct {
 	name, usage string
 	flags       *flag.FlagSet
 }
 
-func newCommand(name, usage string) *command {
+func newCommand(name string) *command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by parse, with the usage
-	return &command{name: name, usage: usage, flags: fs}
+	return &command{name: name, usage: "usage: " + commandUsage(name), flags: fs}
 }
 
 // parse parses flags anywhere among the positional arguments (so that
@@ -106,9 +124,11 @@ func (c *command) parse(args []string, stdout, stderr io.Writer) (positional []s
 	}
 }
 
-// fail reports a usage error of the command.
+// fail reports a usage error of the command, followed by its own usage
+// line (not kubexit's, which does not apply).
 func (c *command) fail(stderr io.Writer, msg string) int {
-	return usageError(stderr, fmt.Sprintf("%s: %s; %s", c.name, msg, c.usage))
+	fmt.Fprintf(stderr, "kubexit: %s: %s\n%s  (kubexit --help tells more)\n", c.name, msg, c.usage)
+	return exitUsage
 }
 
 // commandEnv parses the KUBEXIT_* variables a command reads; a bad one is a
@@ -127,7 +147,7 @@ func commandEnv(getenv func(string) string, stderr io.Writer, names ...string) (
 // checkCommand is "kubexit --check": the configuration, then the preflight.
 func checkCommand(args, environ []string, stdout, stderr io.Writer) int {
 	getenv := envLookup(environ)
-	c := newCommand("--check", "usage: kubexit --check")
+	c := newCommand("--check")
 	if pos, code, done := c.parse(args, stdout, stderr); done || len(pos) > 0 {
 		if !done {
 			code = c.fail(stderr, "takes no arguments")
@@ -200,7 +220,7 @@ func readHold(dir, name string, buf []byte) *heldSignal {
 
 // statusCommand is "kubexit --status [-o json|table]".
 func statusCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	c := newCommand("--status", "usage: kubexit --status [-o table|json]")
+	c := newCommand("--status")
 	var format string
 	c.flags.StringVar(&format, "o", "table", "output format: table or json")
 	c.flags.StringVar(&format, "output", "table", "the same as -o")
@@ -339,7 +359,7 @@ func age(now time.Time, t *time.Time) string {
 // waitCommand is "kubexit --wait born|died NAME [--timeout D]": it blocks
 // until NAME's tombstone says so, for preStop hooks and init containers.
 func waitCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	c := newCommand("--wait", "usage: kubexit --wait born|died NAME [--timeout DURATION]")
+	c := newCommand("--wait")
 	timeout := c.flags.Duration("timeout", 0, "give up after this long (0: never)")
 	pos, code, done := c.parse(args, stdout, stderr)
 	switch {
@@ -418,11 +438,15 @@ Usage:
   kubexit COMMAND [ARG...]        run COMMAND under kubexit's supervision
   kubexit -- COMMAND [ARG...]     the same, for a COMMAND whose name starts with '-'
   kubexit                         with KUBEXIT_DEATH_URLS only: wait for a death dep, call the URLs
-  kubexit --status [-o json]      show every tombstone in the graveyard
-  kubexit --wait born|died NAME [--timeout D]
-                                  block until NAME's tombstone says born or died
-  kubexit --check                 preflight: configuration, graveyard, Kubernetes API and RBAC
-  kubexit --help | --version
+`)
+	for _, c := range commandUsages {
+		if len(c.usage) < 32 {
+			fmt.Fprintf(w, "  %-32s%s\n", c.usage, c.help)
+		} else {
+			fmt.Fprintf(w, "  %s\n  %32s%s\n", c.usage, "", c.help)
+		}
+	}
+	fmt.Fprint(w, `  kubexit --help | --version
 
 Environment (an empty value counts as unset):
 `)

@@ -24,6 +24,24 @@ func TestHelpListsEveryVariable(t *testing.T) {
 	}
 }
 
+// --help shows each command's usage line exactly as the command's -h (and
+// its usage errors) does: both come from commandUsages.
+func TestHelpShowsEachCommandsUsage(t *testing.T) {
+	t.Parallel()
+	var help strings.Builder
+	printHelp(&help)
+	for _, c := range commandUsages {
+		var stdout, stderr strings.Builder
+		if code := runOption([]string{c.name, "-h"}, nil, &stdout, &stderr); code != 0 {
+			t.Fatalf("%s -h: exit %d, %s", c.name, code, stderr.String())
+		}
+		usage := strings.TrimPrefix(strings.TrimSpace(stdout.String()), "usage: ")
+		if !strings.Contains(help.String(), "\n  "+usage+" ") && !strings.Contains(help.String(), "\n  "+usage+"\n") {
+			t.Errorf("--help does not show %s's usage %q:\n%s", c.name, usage, help.String())
+		}
+	}
+}
+
 // --version prints the version set at build time with -ldflags -X (the
 // version of a plain build: cli_help.txtar).
 func TestVersion(t *testing.T) {
