@@ -330,7 +330,11 @@ func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Sig
 			if err == nil {
 				return nil
 			}
-			s.log.Error("cannot wait for birth deps; not starting the child", "err", err)
+			what := "cannot wait for birth deps"
+			if errors.Is(err, errProbesTimedOut) {
+				what = "birth probes timed out" // err names each failing probe
+			}
+			s.log.Error(what+"; not starting the child", "err", err)
 			return &outcome{exitInternal, "not started: " + err.Error(), causeFailure}
 		case d := <-deaths:
 			o := s.notStarted(d, "died while waiting for birth deps")

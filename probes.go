@@ -292,6 +292,9 @@ func describeFailing(failing []probeStatus) string {
 	return strings.Join(parts, ", ")
 }
 
+// errProbesTimedOut is the probe wait ending on KUBEXIT_BIRTH_TIMEOUT.
+var errProbesTimedOut = errors.New("birth probes timed out")
+
 // birthProbes is what the probe wait needs of the configuration.
 type birthProbes struct {
 	Probes   []probe
@@ -349,7 +352,7 @@ func waitForProbes(ctx context.Context, b birthProbes, log *slog.Logger) error {
 		return ctx.Err()
 	}
 	if len(failing) == 0 {
-		return fmt.Errorf("birth probes not passing after %v: %s: no attempt finished", b.Timeout, strings.Join(names, ", "))
+		return fmt.Errorf("%w after %v: %s: no attempt finished", errProbesTimedOut, b.Timeout, strings.Join(names, ", "))
 	}
-	return fmt.Errorf("birth probes not passing after %v: %s", b.Timeout, describeFailing(failing))
+	return fmt.Errorf("%w after %v: %s", errProbesTimedOut, b.Timeout, describeFailing(failing))
 }

@@ -363,7 +363,7 @@ func TestProbeTimeout(t *testing.T) {
 	if err == nil {
 		t.Fatal("the wait ended without an error")
 	}
-	want := fmt.Sprintf("birth probes not passing after 1s: %s (connection refused), %s/ready (HTTP 503)", closed, srv.URL)
+	want := fmt.Sprintf("birth probes timed out after 1s: %s (connection refused), %s/ready (HTTP 503)", closed, srv.URL)
 	if err.Error() != want {
 		t.Errorf("error:\n%s\nwant:\n%s", err, want)
 	}
@@ -474,7 +474,7 @@ func TestBirthProbesTimeout(t *testing.T) {
 	started := filepath.Join(t.TempDir(), "started")
 	p := startKubexit(t, env, "touch", started)
 	expectNotStarted(t, p, 1, gy, started)
-	want := fmt.Sprintf("birth probes not passing after 1s: %s (connection refused), %s/ready (HTTP 503)", closed, srv.URL)
+	want := fmt.Sprintf("birth probes timed out after 1s: %s (connection refused), %s/ready (HTTP 503)", closed, srv.URL)
 	if !strings.Contains(p.stderr.String(), want) {
 		t.Errorf("stderr does not have %q:\n%s", want, p.stderr)
 	}
