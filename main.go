@@ -386,11 +386,11 @@ func (s *supervisor) birthWait(ctx context.Context) error {
 // before the child started (128+N); nil for other signals, which are dropped.
 func (s *supervisor) signalBeforeStart(sig os.Signal) *outcome {
 	if !terminating(sig) {
-		s.log.Debug("signal dropped: no child yet", "signal", sig.String())
+		s.log.Debug("signal dropped: no child yet", "signal", signalName(sig))
 		return nil
 	}
 	code := 128 + int(sig.(syscall.Signal))
-	s.log.Warn("signal received before the child started; not starting it", "signal", sig.String(), "exit_code", code)
+	s.log.Warn("signal received before the child started; not starting it", "signal", signalName(sig), "exit_code", code)
 	return &outcome{code, "not started: received " + signalName(sig), causeSignal}
 }
 
@@ -535,13 +535,13 @@ func (s *supervisor) supervise(c *child, exited <-chan childEnd, signals <-chan 
 
 // forward relays a signal to the child.
 func (s *supervisor) forward(c *child, sig os.Signal) {
-	s.log.Info("forwarding signal to the child", "signal", sig.String())
+	s.log.Info("forwarding signal to the child", "signal", signalName(sig))
 	send := c.signal
 	if sig == syscall.SIGTERM {
 		send = func(syscall.Signal) error { return c.terminate() }
 	}
 	if err := send(sig.(syscall.Signal)); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		s.log.Warn("cannot forward signal", "signal", sig.String(), "err", err)
+		s.log.Warn("cannot forward signal", "signal", signalName(sig), "err", err)
 	}
 	if isJobControl(sig) {
 		// Stop with the child; the SIGCONT that resumes kubexit is

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,5 +139,39 @@ func TestBrokenStderr(t *testing.T) {
 	}
 	if ts, _ := readTombstone(gy, "app"); ts.ExitCode == nil || *ts.ExitCode != 7 {
 		t.Errorf("tombstone %v, want exit code 7", ts)
+	}
+}
+
+// A signal before the child started is named as kubexit names signals
+// everywhere (SIGINT), not as Go's String() does ("interrupt"). The probe
+// server says when kubexit is in the birth wait, its handlers installed.
+func TestSignalBeforeStartNamed(t *testing.T) {
+	t.Parallel()
+	probed := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case probed <- struct{}{}:
+		default:
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	started := filepath.Join(t.TempDir(), "started")
+	p := startKubexit(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": t.TempDir(),
+		"KUBEXIT_BIRTH_PROBES": srv.URL + "/ready"}, "touch", started)
+	select {
+	case <-probed:
+	case <-p.done:
+		t.Fatalf("exit %d before the birth probe; stderr:\n%s", p.code, p.stderr)
+	case <-time.After(testTimeout):
+		t.Fatalf("no birth probe within %v; stderr:\n%s", testTimeout, p.stderr)
+	}
+	p.signal(syscall.SIGINT)
+	if code := p.wait(); code != 130 || fileExists(started) {
+		t.Fatalf("exit %d (want 130), child started: %v; stderr:\n%s", code, fileExists(started), p.stderr)
+	}
+	want := `msg="signal received before the child started; not starting it" name=app signal=SIGINT exit_code=130`
+	if log := p.stderr.String(); !strings.Contains(log, want) || strings.Contains(log, "interrupt") {
+		t.Errorf("want %s, and no \"interrupt\"; stderr:\n%s", want, log)
 	}
 }
