@@ -87,6 +87,7 @@ func run(args, environ []string, signals <-chan os.Signal, stdout, stderr io.Wri
 	cfg, cfgErr := parseConfig(getenv)
 	s := &supervisor{
 		cfg:       cfg,
+		cfgErr:    cfgErr,
 		log:       newLogger(stderr, cfg),
 		api:       apiEnv{getenv: getenv, saDir: serviceAccountDir},
 		deathURLs: defaultDeathURLTimings,
@@ -98,6 +99,7 @@ func run(args, environ []string, signals <-chan os.Signal, stdout, stderr io.Wri
 // supervisor runs one child and keeps its tombstone.
 type supervisor struct {
 	cfg       config
+	cfgErr    error // cfg's problems, nil when it is valid
 	log       *slog.Logger
 	api       apiEnv
 	deathURLs deathURLTimings
@@ -630,7 +632,7 @@ func (s *supervisor) recordDeath(code int) {
 		return // said at start-up
 	}
 	if s.cfg.Name == "" || s.cfg.Graveyard == "" {
-		s.log.Warn("no tombstone written: KUBEXIT_NAME or KUBEXIT_GRAVEYARD is invalid")
+		s.log.Warn("no tombstone written: " + whyNoTombstone(s.cfg, s.cfgErr))
 		return
 	}
 	now := time.Now()
@@ -638,6 +640,27 @@ func (s *supervisor) recordDeath(code int) {
 	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, t); err != nil {
 		s.log.Error("cannot record death", "err", err)
 	}
+}
+
+// whyNoTombstone says which of KUBEXIT_NAME and KUBEXIT_GRAVEYARD leaves no
+// tombstone to write, and why: unset, or invalid (the parser's reason).
+func whyNoTombstone(cfg config, cfgErr error) string {
+	var reasons []string
+	for _, v := range []struct{ name, value string }{{"KUBEXIT_NAME", cfg.Name}, {"KUBEXIT_GRAVEYARD", cfg.Graveyard}} {
+		if v.value != "" {
+			continue
+		}
+		why := v.name + " is unset"
+		for _, err := range unjoin(cfgErr) {
+			var ce *configError
+			if errors.As(err, &ce) && ce.Var == v.name && ce.Value != "" {
+				why = "invalid " + err.Error()
+				break
+			}
+		}
+		reasons = append(reasons, why)
+	}
+	return strings.Join(reasons, "; ")
 }
 
 // writeTerminationMessage writes the reason for kubexit's exit, one line, to
