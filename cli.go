@@ -74,7 +74,7 @@ func usageError(stderr io.Writer, msg string) int {
 var commandUsages = []struct{ name, usage, help string }{
 	{"--status", "kubexit --status [-o table|json]", "show every tombstone in the graveyard"},
 	{"--wait", "kubexit --wait born|died NAME [--timeout D]", "block until NAME's tombstone says born or died"},
-	{"--check", "kubexit --check", "preflight: configuration, graveyard, Kubernetes API and RBAC"},
+	{"--check", "kubexit --check [--strict]", "preflight: configuration, graveyard, Kubernetes API and RBAC (--strict: unknown KUBEXIT_* variables fail)"},
 }
 
 // commandUsage is the usage line of the command name.
@@ -148,6 +148,7 @@ func commandEnv(getenv func(string) string, stderr io.Writer, names ...string) (
 func checkCommand(args, environ []string, stdout, stderr io.Writer) int {
 	getenv := envLookup(environ)
 	c := newCommand("--check")
+	strict := c.flags.Bool("strict", false, "an unknown KUBEXIT_* variable fails the check")
 	if pos, code, done := c.parse(args, stdout, stderr); done || len(pos) > 0 {
 		if !done {
 			code = c.fail(stderr, "takes no arguments")
@@ -158,20 +159,25 @@ func checkCommand(args, environ []string, stdout, stderr io.Writer) int {
 	for _, e := range unjoin(err) {
 		fmt.Fprintf(stdout, "FAIL: %v\n", e)
 	}
-	for _, w := range unknownVariables(environ) {
-		fmt.Fprintf(stdout, "WARN: %s\n", w)
-	}
+	// KUBEXIT_PREFLIGHT=strict: --check judges as the start-up would.
+	unknown := unknownChecks(environ, *strict || cfg.PreflightStrict)
+	printChecks(stdout, unknown)
 	if err != nil {
 		return exitInternal
 	}
 	checks := preflight(cfg, apiEnv{getenv: getenv, saDir: serviceAccountDir})
-	for _, ch := range checks {
-		fmt.Fprintf(stdout, "%s: %s\n", [...]string{"ok", "WARN", "FAIL"}[ch.Level], ch.Message)
-	}
-	if failed(checks) {
+	printChecks(stdout, checks)
+	if failed(unknown) || failed(checks) {
 		return exitInternal
 	}
 	return 0
+}
+
+// printChecks prints checks one a line: "ok: ...", "WARN: ...", "FAIL: ...".
+func printChecks(w io.Writer, checks []check) {
+	for _, ch := range checks {
+		fmt.Fprintf(w, "%s: %s\n", [...]string{"ok", "WARN", "FAIL"}[ch.Level], ch.Message)
+	}
 }
 
 // statusRow is one tombstone as --status shows it.

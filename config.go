@@ -69,8 +69,9 @@ type config struct {
 	// is PID 1 anyway).
 	ProcessGroup bool
 	Subreaper    bool
-	// Preflight runs the --check preflight at start-up.
-	Preflight bool
+	// Preflight runs the --check preflight at start-up; PreflightStrict
+	// (KUBEXIT_PREFLIGHT=strict) fails it on an unknown KUBEXIT_* variable.
+	Preflight, PreflightStrict bool
 
 	// TerminationLog receives a one-line reason for kubexit's exit.
 	// TerminationLogExplicit is false for the default path, which is only
@@ -125,7 +126,7 @@ var variables = []variable{
 	{"KUBEXIT_READINESS_INTERVAL", "1s", "", "how often the pod is read, and the probes tried, while waiting (at least 200ms)", duration(minReadinessInterval, "each is a GET of the pod from the API server, which client-go paces at 5 a second", func(c *config) *time.Duration { return &c.ReadinessInterval })},
 	{"KUBEXIT_POD_NAME", "", "", "this pod's name (downward API: metadata.name); required with birth deps", validated(validateSubdomain, func(c *config) *string { return &c.PodName })},
 	{"KUBEXIT_NAMESPACE", "", "(service account's)", "this pod's namespace (downward API: metadata.namespace)", validated(validateName, func(c *config) *string { return &c.Namespace })},
-	{"KUBEXIT_PREFLIGHT", "false", "", "run the --check preflight at start-up; on failure exit 1 without starting the child", boolean(func(c *config) *bool { return &c.Preflight })},
+	{"KUBEXIT_PREFLIGHT", "false", "", "run the --check preflight at start-up; on failure exit 1 without starting the child; strict: an unknown KUBEXIT_* variable fails it too", parsePreflight},
 	{"KUBEXIT_PROCESS_GROUP", "false", "", "run the child in its own process group and signal the whole group", boolean(func(c *config) *bool { return &c.ProcessGroup })},
 	{"KUBEXIT_SUBREAPER", "false", "", "reap orphaned zombies (always done as PID 1)", boolean(func(c *config) *bool { return &c.Subreaper })},
 	{"KUBEXIT_TERMINATION_LOG", defaultTerminationLog, "", "file for a one-line exit reason (the default only if it exists)", parseTerminationLog},
@@ -534,6 +535,21 @@ func boolean(field func(*config) *bool) func(*config, string) error {
 		*field(c) = b
 		return err
 	}
+}
+
+// parsePreflight reads true, false or strict: the preflight, and with strict
+// an unknown KUBEXIT_* variable fails it (as --check --strict).
+func parsePreflight(c *config, v string) error {
+	if strings.EqualFold(v, "strict") {
+		c.Preflight, c.PreflightStrict = true, true
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true, false or strict")
+	}
+	c.Preflight = b
+	return nil
 }
 
 // parseExitZero serves both names of the switch: either one set to true turns it on.

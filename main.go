@@ -149,8 +149,13 @@ func (c cause) String() string {
 //	wait for birth deps → run the child, or without one wait for a
 //	death dep → (end)
 func (s *supervisor) run(args, environ []string, signals <-chan os.Signal, cfgErr error) outcome {
-	for _, w := range unknownVariables(environ) {
-		s.log.Warn(w)
+	unknown := unknownChecks(environ, s.cfg.PreflightStrict)
+	for _, c := range unknown {
+		if c.Level == checkFail {
+			s.log.Error("preflight: " + c.Message)
+		} else {
+			s.log.Warn(c.Message)
+		}
 	}
 	if o := s.configure(cfgErr); o != nil {
 		return *o
@@ -168,7 +173,7 @@ func (s *supervisor) run(args, environ []string, signals <-chan os.Signal, cfgEr
 	if slices.Contains(s.cfg.ShutdownAfter, s.cfg.Name) {
 		s.log.Warn("KUBEXIT_SHUTDOWN_AFTER names this process itself; a process cannot wait for itself, the name is ignored", "name", s.cfg.Name)
 	}
-	if o := s.preflight(); o != nil {
+	if o := s.preflight(unknown); o != nil {
 		return *o
 	}
 	if o := s.useGraveyard(); o != nil {
@@ -225,12 +230,18 @@ func (s *supervisor) configure(cfgErr error) *outcome {
 }
 
 // preflight runs the --check checks with KUBEXIT_PREFLIGHT, and ends the life
-// when one fails.
-func (s *supervisor) preflight() *outcome {
+// when one fails, or (strict) when unknown, the checks of unknown KUBEXIT_*
+// variables logged at start-up, holds a failure.
+func (s *supervisor) preflight(unknown []check) *outcome {
 	if !s.cfg.Preflight {
 		return nil
 	}
 	var failures []string
+	for _, c := range unknown {
+		if c.Level == checkFail {
+			failures = append(failures, c.Message)
+		}
+	}
 	for _, c := range preflight(s.cfg, s.api) {
 		switch c.Level {
 		case checkOK:

@@ -111,6 +111,21 @@ func checkProbes(probes []probe) []check {
 }
 
 // failed tells whether any check failed.
+// unknownChecks reports the unknown KUBEXIT_* variables of environ: each a
+// WARN (it is ignored), or with strict a FAIL.
+func unknownChecks(environ []string, strict bool) []check {
+	var checks []check
+	for _, w := range unknownVariables(environ) {
+		if !strict {
+			checks = append(checks, check{checkWarn, w})
+			continue
+		}
+		w = strings.TrimSuffix(strings.TrimSuffix(w, "; it is ignored"), ", ignored")
+		checks = append(checks, check{checkFail, w + "; refused in strict mode"})
+	}
+	return checks
+}
+
 func failed(checks []check) bool {
 	for _, c := range checks {
 		if c.Level == checkFail {
