@@ -139,32 +139,13 @@ func (h *shutdownHold) take(s *supervisor, sig os.Signal) bool {
 // that name, a symbolic link to a file kubexit may write or a hard link, is
 // replaced, never written through; one that is not a regular file is said,
 // once (a life holds at most one stop signal).
-func writeHoldFile(dir, name string, content []byte, log *slog.Logger) (err error) {
+func writeHoldFile(dir, name string, content []byte, log *slog.Logger) error {
 	path := filepath.Join(dir, holdFileName(name))
 	var st unix.Stat_t
 	if unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
 		log.Warn("the hold file is not a regular file; replacing it, never writing through it", "path", path, "err", notRegularFile(st.Mode))
 	}
-	tmp, err := os.CreateTemp(dir, tempPrefix(name)+"*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(content); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return replaceFile(dir, holdFileName(name), name, content)
 }
 
 // release ends the hold as end says; the caller forwards h.sig.

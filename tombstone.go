@@ -198,7 +198,15 @@ func writeTombstone(dir, name string, t tombstone) error {
 // replaceTombstone writes content to a temporary file in dir, fsyncs it,
 // gives it mode 0644 and renames it over <dir>/<name>. On failure the
 // temporary file is removed, and the tombstone is unchanged.
-func replaceTombstone(dir, name string, content []byte) (err error) {
+func replaceTombstone(dir, name string, content []byte) error {
+	return replaceFile(dir, name, name, content)
+}
+
+// replaceFile replaces <dir>/<file> with content, as replaceTombstone
+// describes, through a temporary file named after the process NAME: never
+// written through, whatever is at the path (a link is replaced, not
+// followed), and never seen half written.
+func replaceFile(dir, file, name string, content []byte) (err error) {
 	// The leading dot keeps temporary files out of the name space of
 	// tombstones: a container name never starts with '.'.
 	tmp, err := os.CreateTemp(dir, tempPrefix(name)+"*")
@@ -223,7 +231,7 @@ func replaceTombstone(dir, name string, content []byte) (err error) {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, file)); err != nil {
 		return err
 	}
 	// Make the rename itself durable where the filesystem allows it; some
