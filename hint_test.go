@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -304,4 +305,79 @@ func TestWatchedGraveyardSymlinkRetargeted(t *testing.T) {
 	})
 	writeFile(t, b, "main", diedYAML)
 	waitExit(t, p, "symlink retargeted")
+}
+
+// Writes to a file that is neither a death dep's tombstone nor its lock
+// file (an app's log kept in the graveyard) wake no poll at all; a dep's
+// own file written without pause wakes at most one poll per 10 ms (after
+// a burst of a few); and a
+// death, or a close of the dep's lock file, still wakes the poller.
+func TestWatchWakeUpsBounded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if !hintTrusted(dir) {
+		t.Skipf("inotify not trusted on %s's filesystem", dir)
+	}
+	w, _ := testWatcher(dir, "main")
+	w.watched, w.decided = time.Hour, true
+	ctx, cancel := context.WithCancel(context.Background())
+	tk := w.pace(ctx, newPollTicker(ctx, w.interval, w.log))
+	if _, ok := tk.(*hintTicker); !ok {
+		cancel()
+		t.Fatalf("no hint ticker on %s", dir)
+	}
+	var wakes atomic.Int64 // each wake-up is one poll in run
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for tk.wait(ctx) {
+			wakes.Add(1)
+		}
+	}()
+	defer func() { cancel(); <-done; tk.stop() }()
+	woken := func(what, name, content string) {
+		t.Helper()
+		n := wakes.Load()
+		writeFile(t, dir, name, content)
+		waitFor(t, what+" to wake the poller", func() bool { return wakes.Load() > n })
+	}
+	writeFile(t, dir, "main", bornYAML)
+	waitFor(t, "a first wake-up", func() bool { return wakes.Load() > 0 })
+	time.Sleep(50 * time.Millisecond) // let what the first write raised pass
+
+	n, writes, took := appendFor(t, dir, "app.log", &wakes)
+	t.Logf("%d writes to app.log in %v: %d polls", writes, took, n)
+	if n > 3 {
+		t.Errorf("%d writes to app.log in %v woke %d polls, want none", writes, took, n)
+	}
+	n, writes, took = appendFor(t, dir, "main", &wakes)
+	t.Logf("%d writes to main in %v: %d polls", writes, took, n)
+	if n > int64(took/(10*time.Millisecond))+20 {
+		t.Errorf("%d writes to main in %v woke %d polls, want at most one per 10 ms (after a burst of a few)", writes, took, n)
+	}
+	time.Sleep(50 * time.Millisecond)
+	woken("a close of the dep's lock file", ".main.lock", "")
+	time.Sleep(50 * time.Millisecond)
+	woken("a death", "main", diedYAML)
+}
+
+// appendFor appends to dir/name without pause for 1.5 s and returns how many
+// wake-ups the writes raised, how many writes and how long it took.
+func appendFor(t *testing.T, dir, name string, wakes *atomic.Int64) (n int64, writes int, took time.Duration) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	before, start := wakes.Load(), time.Now()
+	for time.Since(start) < 1500*time.Millisecond {
+		if _, err := f.Write([]byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
+		writes++
+	}
+	took = time.Since(start)
+	time.Sleep(50 * time.Millisecond) // the wake-ups the last writes raised
+	return wakes.Load() - before, writes, took
 }

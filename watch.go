@@ -605,7 +605,7 @@ func (w *deathWatcher) watch(ctx context.Context, t pollTicker) pollTicker {
 	if !hintTrusted(w.dir) {
 		return t
 	}
-	h, err := newHintTicker(ctx, w.dir, w.watched)
+	h, err := newHintTicker(ctx, w.dir, w.watched, w.wakeNames()...)
 	if err != nil {
 		w.log.Debug("no inotify watch on the graveyard; polling every KUBEXIT_POLL_INTERVAL", "graveyard", w.dir, "err", err)
 		return t
@@ -613,4 +613,17 @@ func (w *deathWatcher) watch(ctx context.Context, t pollTicker) pollTicker {
 	w.log.Debug("graveyard watched with inotify: polls on each change, and every KUBEXIT_WATCHED_POLL_INTERVAL", "graveyard", w.dir, "interval", w.watched)
 	t.stop()
 	return h
+}
+
+// wakeNames are the names in the graveyard whose changes wake the poller:
+// each dep's tombstone and lock file, which are all a poll reads. Not
+// their temporary files: a tombstone is written as one and renamed, and the
+// rename names the tombstone; a wake-up on the temporary file would find
+// nothing new, and hold the one on the rename back by hintFloor.
+func (w *deathWatcher) wakeNames() []string {
+	names := make([]string, 0, 2*len(w.deps))
+	for _, d := range w.deps {
+		names = append(names, d, lockFileName(d))
+	}
+	return names
 }
