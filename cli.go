@@ -14,10 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -180,50 +177,6 @@ func printChecks(w io.Writer, checks []check) {
 	}
 }
 
-// statusRow is one tombstone as --status shows it.
-type statusRow struct {
-	Name     string     `json:"name"`
-	Born     *time.Time `json:"born,omitempty"`
-	Died     *time.Time `json:"died,omitempty"`
-	ExitCode *int       `json:"exitCode,omitempty"`
-	State    string     `json:"state"`           // born, died, not started, lost, unknown, unreadable
-	Error    string     `json:"error,omitempty"` // why it is unreadable
-	// Holding is a stop signal that a born process holds for
-	// KUBEXIT_SHUTDOWN_AFTER (shutdown.go).
-	Holding *heldSignal `json:"holding,omitempty"`
-}
-
-// heldSignal is a hold file's content.
-type heldSignal struct {
-	Signal string    `json:"signal"`
-	Since  time.Time `json:"since"`
-	After  []string  `json:"after"`
-}
-
-// readHold reads name's hold file in dir; nil if there is none.
-func readHold(dir, name string, buf []byte) *heldSignal {
-	data, err := readTombstoneFile(filepath.Join(dir, holdFileName(name)), buf)
-	if err != nil {
-		return nil
-	}
-	var h heldSignal
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, _ := strings.Cut(line, ": ")
-		switch k {
-		case "Signal":
-			h.Signal = v
-		case "Since":
-			h.Since, _ = time.Parse(time.RFC3339Nano, strings.Trim(v, `"`))
-		case "After":
-			h.After, _ = splitList(v, validateName)
-		}
-	}
-	if h.Signal == "" {
-		return nil
-	}
-	return &h
-}
-
 // statusCommand is "kubexit --status [-o json|table]".
 func statusCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	c := newCommand("--status")
@@ -261,107 +214,6 @@ func statusCommand(args []string, getenv func(string) string, stdout, stderr io.
 	return 0
 }
 
-// readGraveyard reads every tombstone in dir, sorted by birth (deaths
-// without a birth by their death; unreadable ones last).
-func readGraveyard(dir string) ([]statusRow, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var rows []statusRow
-	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
-	locks, _ := lockTrusted(dir)
-	for _, e := range entries {
-		// Only tombstones: temporary and lock files start with '.', and a
-		// name that is not a container name is not kubexit's. A link is
-		// shown as the watcher reads it: followed, to a regular file only.
-		if !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0 || validateName(e.Name()) != nil {
-			continue
-		}
-		row := statusRow{Name: e.Name()}
-		data, err := readTombstoneFile(filepath.Join(dir, e.Name()), buf)
-		if err == nil {
-			var t tombstone
-			if t, err = parseTombstone(data); err == nil {
-				row.Born, row.Died, row.ExitCode = t.Born, t.Died, t.ExitCode
-			}
-		}
-		if err != nil {
-			row.State, row.Error = "unreadable", oneLine(err.Error())
-		} else {
-			row.State = lifeState(dir, row.Name, tombstone{Born: row.Born, Died: row.Died, ExitCode: row.ExitCode}, locks, lockBuf)
-			if row.State == stateBorn {
-				row.Holding = readHold(dir, row.Name, buf)
-			}
-		}
-		rows = append(rows, row)
-	}
-	key := func(r statusRow) time.Time {
-		switch {
-		case r.Born != nil:
-			return *r.Born
-		case r.Died != nil:
-			return *r.Died
-		}
-		return time.Unix(1<<40, 0) // unreadable: last
-	}
-	slices.SortStableFunc(rows, func(a, b statusRow) int { return key(a).Compare(key(b)) })
-	return rows, nil
-}
-
-// printStatusTable prints rows as --status's table.
-func printStatusTable(w io.Writer, rows []statusRow, now time.Time) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tBORN\tDIED\tEXIT\tAGE")
-	for _, r := range rows {
-		if r.State == "unreadable" {
-			fmt.Fprintf(tw, "%s\tunreadable\t-\t-\t-\t-\t(%s)\n", r.Name, r.Error)
-			continue
-		}
-		exit := "-"
-		if r.ExitCode != nil {
-			exit = fmt.Sprint(*r.ExitCode)
-		}
-		// The age of the latest event: a reborn tombstone's Born.
-		last := r.Born
-		if r.Died != nil && (last == nil || r.Died.After(*last)) {
-			last = r.Died
-		}
-		state := r.State
-		if r.Holding != nil {
-			state += fmt.Sprintf(", holding %s for %s (%s)", r.Holding.Signal, strings.Join(r.Holding.After, ","), age(now, &r.Holding.Since))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, state, shortTime(r.Born), shortTime(r.Died), exit, age(now, last))
-	}
-	tw.Flush()
-}
-
-func shortTime(t *time.Time) string {
-	if t == nil {
-		return "-"
-	}
-	return t.UTC().Format("2006-01-02T15:04:05Z")
-}
-
-// age is how long ago t was, rounded for reading: 45s, 3m12s, 2h5m, 3d4h.
-func age(now time.Time, t *time.Time) string {
-	if t == nil {
-		return "-"
-	}
-	d := now.Sub(*t)
-	switch {
-	case d < 0:
-		return "0s"
-	case d < time.Minute:
-		return d.Round(time.Second).String()
-	case d < time.Hour:
-		return strings.TrimSuffix(d.Round(time.Second).String(), "0s")
-	case d < 48*time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
-	}
-	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
-}
-
 // waitCommand is "kubexit --wait born|died NAME [--timeout D]": it blocks
 // until NAME's tombstone says so, for preStop hooks and init containers.
 func waitCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -390,7 +242,7 @@ func waitCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	last, ok := awaitTombstone(ctx, filepath.Join(cfg.Graveyard, name), state, cfg.PollInterval)
+	last, ok := awaitTombstone(ctx, cfg.Graveyard, name, state, cfg.PollInterval)
 	if !ok {
 		fmt.Fprintf(stderr, "kubexit: %s not %s after %v (%s in %s)\n", name, state, *timeout, last, cfg.Graveyard)
 		return exitInternal
@@ -398,29 +250,18 @@ func waitCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	return 0
 }
 
-// awaitTombstone reads the tombstone at path every interval until it says
+// awaitTombstone reads name's tombstone in dir every interval until it says
 // state: "born" (it has Born), or "died" (died, not started, or lost; born
 // again is alive). When ctx ends first, it returns what it saw last.
-func awaitTombstone(ctx context.Context, path, state string, interval time.Duration) (last string, ok bool) {
+func awaitTombstone(ctx context.Context, dir, name, state string, interval time.Duration) (last string, ok bool) {
 	tick := newPollTicker(ctx, interval, discardLogger())
 	defer tick.stop()
-	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
-	dir, name := filepath.Split(path)
-	locks, locksDecided := false, false // decided once the graveyard exists
+	g := newGraveyardReader(dir)
 	for {
-		data, err := readTombstoneFile(path, buf)
+		g.refresh()
+		t, now, err := g.judge(name)
 		switch {
 		case err == nil:
-			t, perr := parseTombstone(data)
-			if perr != nil {
-				last = "tombstone not readable: " + oneLine(perr.Error())
-				break
-			}
-			if !locksDecided {
-				locks, _ = lockTrusted(dir)
-				locksDecided = true
-			}
-			now := lifeState(dir, name, t, locks, lockBuf)
 			if state == "born" && t.Born != nil || state == "died" && now != stateBorn && now != stateUnknown {
 				return "", true
 			}
@@ -428,7 +269,7 @@ func awaitTombstone(ctx context.Context, path, state string, interval time.Durat
 		case errors.Is(err, fs.ErrNotExist):
 			last = "no tombstone yet"
 		default:
-			last = oneLine(err.Error())
+			last = "tombstone not readable: " + oneLine(err.Error())
 		}
 		if !tick.wait(ctx) {
 			return last, false

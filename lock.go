@@ -1,25 +1,24 @@
 package main
 
-// Deaths that no tombstone records. A kubexit that is SIGKILLed (the
-// kubelet at the end of the grace period, an OOM kill of its container's
-// cgroup, a crash) writes no Died, and its siblings would wait forever. So
-// each kubexit holds, for its whole life, a lock on a file of its own in the
-// graveyard, .NAME.lock: the kernel releases it however the process ends.
-// A watcher whose dep's tombstone says Born and no Died, and whose lock file
-// is free, counts the dep as dead, its exit status unknown (137: killed).
+// Life locks: how a death that no tombstone records is still seen. A
+// kubexit that is SIGKILLed (the kubelet at the end of the grace period, an
+// OOM kill of its container's cgroup, a crash) writes no Died, and its
+// siblings would wait forever. So each kubexit holds, for its whole life, a
+// lock on a file of its own in the graveyard, .NAME.lock: the kernel
+// releases it however the process ends.
 //
-// The lock file holds the Born it belongs to, in the tombstone's format;
-// only a lock file whose Born is the tombstone's own speaks for the dep, so
-// a leftover of an earlier life, or a foreign file, never does. Its name
-// starts with '.', so it is no container name: the original kubexit, the
-// watcher and --status never take it for a tombstone.
+// This file holds the mechanics: taking this process's lock, testing a
+// sibling's, and the lock file's content. Whether a free lock means a death
+// is judged in graveyard.go, from what the lock file says of its holder's
+// view of it and what the reader sees.
 //
 // The locks are open file description locks (fcntl F_OFD_SETLK): tied to
 // the open file, not to the process, so nothing else in kubexit can drop
 // them by closing another descriptor, and not inherited by the child
-// (O_CLOEXEC). A lock proves nothing where two mounts of one volume do not
-// share locks: lockTrusted names the filesystems where they were measured to
-// (docs/filesystems.md).
+// (O_CLOEXEC). Every lock call is bounded by lockCallBound: on NFS, in a
+// server's grace period (up to 90 s after it starts), the kernel retries a
+// lock or a lock test until the server grants it, and neither the child's
+// start nor a poll may wait for that.
 
 import (
 	"bytes"
@@ -27,22 +26,99 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// lockFileName is the lock file of name in the graveyard.
-func lockFileName(name string) string { return "." + name + ".lock" }
-
-// maxLockFileSize bounds what a watcher reads of a lock file.
+// maxLockFileSize bounds what a reader reads of a lock file.
 const maxLockFileSize = 256
 
-// holdLifeLock takes this kubexit's lock and writes born into the lock file.
-// The supervisor never closes the descriptor it returns: the lock lasts
-// until the process ends. It fails, and then siblings judge this process by its tombstone alone, when
-// the file cannot be opened as a regular file (a link, a directory) or the
-// lock is held by another process.
+// lockCallBound is how long kubexit waits for one lock call: a local lock
+// takes microseconds and an NFS one a round trip to the server.
+var lockCallBound = time.Second
+
+// fcntlLock is fcntl(2) on a lock; tests make it sit, as NFS does in a
+// server's grace period.
+var fcntlLock = func(fd int, cmd int, lk *unix.Flock_t) error { return unix.FcntlFlock(uintptr(fd), cmd, lk) }
+
+// errLockHeld is a life lock that another live process holds: a kubexit
+// with the same KUBEXIT_NAME. The supervisor refuses to run under that name.
+var errLockHeld = errors.New("held by another process (another container with the same KUBEXIT_NAME?)")
+
+// errLockSlow is a lock call that did not return within lockCallBound (or
+// an earlier call on the same file that has not returned yet).
+var errLockSlow = errors.New("the filesystem has not answered a lock call (an NFS server in its grace period?)")
+
+// lockView is what one side sees of a lock file: the filesystem type
+// (statfs f_type) and device (st_dev) of the open file. A lock is seen by a
+// reader only through the same kernel inode as its holder's: the same
+// device of a local filesystem, or NFS on both sides (the server keeps the
+// locks). Through an overlay or FUSE mount of the reader's directory, the
+// holder locks another inode: its view then differs from the reader's.
+type lockView struct {
+	fsType int64
+	dev    uint64
+}
+
+// viewOf is the view of the open file fd.
+func viewOf(fd int) (lockView, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return lockView{}, err
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return lockView{}, err
+	}
+	return lockView{fsType: int64(fs.Type), dev: st.Dev}, nil
+}
+
+// lockContent is what the lock file of the life that began at born holds:
+// the Born line of its tombstone, then its holder's view. Readers parse it
+// as a tombstone (unknown keys are ignored by every tombstone reader).
+func lockContent(born time.Time, v lockView) []byte {
+	b := tombstone{Born: &born}.marshal()
+	return fmt.Appendf(b, "Filesystem: \"%#x\"\nDevice: \"%d:%d\"\n", v.fsType, unix.Major(v.dev), unix.Minor(v.dev))
+}
+
+// parseLockView reads the view that lockContent writes after the Born line.
+func parseLockView(rest []byte) (lockView, bool) {
+	fsLine, rest, ok1 := bytes.Cut(rest, []byte("\n"))
+	devLine, rest, ok2 := bytes.Cut(rest, []byte("\n"))
+	fsv, ok3 := quotedValue(fsLine, "Filesystem: ")
+	devv, ok4 := quotedValue(devLine, "Device: ")
+	if !ok1 || !ok2 || !ok3 || !ok4 || len(rest) != 0 {
+		return lockView{}, false
+	}
+	t, err := strconv.ParseInt(string(fsv), 0, 64)
+	maj, min, ok5 := bytes.Cut(devv, []byte(":"))
+	ma, err1 := strconv.ParseUint(string(maj), 10, 32)
+	mi, err2 := strconv.ParseUint(string(min), 10, 32)
+	if err != nil || !ok5 || err1 != nil || err2 != nil {
+		return lockView{}, false
+	}
+	return lockView{fsType: t, dev: unix.Mkdev(uint32(ma), uint32(mi))}, true
+}
+
+// quotedValue is the value of line "KEY\"VALUE\"".
+func quotedValue(line []byte, key string) ([]byte, bool) {
+	v, ok := bytes.CutPrefix(line, []byte(key))
+	if !ok || len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return nil, false
+	}
+	return v[1 : len(v)-1], true
+}
+
+// holdLifeLock takes this kubexit's lock and writes born, with the view of
+// the lock file, into it. The caller never closes the descriptor it
+// returns: the lock lasts until the process ends. It fails, and then
+// siblings judge this process by its tombstone alone, when the file cannot
+// be opened as a regular file (a link, a directory) or the lock is held by
+// another process (errLockHeld). The content is written only once the lock
+// is held: until then, the file speaks for no life.
 func holdLifeLock(dir, name string, born time.Time) (int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return -1, fmt.Errorf("create graveyard: %w", err)
@@ -70,152 +146,122 @@ func holdLifeLock(dir, name string, born time.Time) (int, error) {
 		unix.Fchmod(fd, 0o644)
 	}
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
-	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
+	if err := fcntlLock(fd, unix.F_OFD_SETLK, &lk); err != nil {
 		if err == unix.EAGAIN || err == unix.EACCES {
 			err = errLockHeld
 		}
 		return fail("lock", err)
 	}
-	content := lockContent(born)
-	if err := unix.Ftruncate(fd, 0); err != nil {
+	view, err := viewOf(fd)
+	if err != nil {
+		return fail("stat lock file", err)
+	}
+	if err := ftruncateRetry(fd, 0); err != nil {
 		return fail("truncate lock file", err)
 	}
-	if _, err := unix.Pwrite(fd, content, 0); err != nil {
+	if err := pwriteFull(fd, lockContent(born, view), 0); err != nil {
 		return fail("write lock file", err)
 	}
 	unix.Fsync(fd)
 	return fd, nil
 }
 
-// errLockHeld is a life lock that another live process holds: a kubexit
-// with the same KUBEXIT_NAME. The supervisor refuses to run under that name.
-var errLockHeld = errors.New("held by another process (another container with the same KUBEXIT_NAME?)")
-
-// lockHolder tells whether name's lock file in dir is held by a live
-// process, and if so what it says of that process: the Born it holds, or ""
-// if none. A held lock means a live holder on any filesystem (one mount sees
-// its own locks); a free one proves nothing where locks are not shared
-// between mounts (lockTrusted), so only a held lock is acted upon. No lock
-// file, or one that cannot be opened as a regular file, is not held:
-// holdLifeLock reports the latter when it fails.
-func lockHolder(dir, name string) (held bool, born string) {
-	path := filepath.Join(dir, lockFileName(name))
-	fd, err := openRetry(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false, ""
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return false, ""
-	}
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
-	if unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk) != nil || lk.Type == unix.F_UNLCK {
-		return false, ""
-	}
-	buf := make([]byte, maxLockFileSize)
-	n, _ := unix.Pread(fd, buf, 0)
-	if t, err := parseTombstone(buf[:max(n, 0)]); err == nil && t.Born != nil {
-		return true, t.Born.UTC().Format(time.RFC3339Nano)
-	}
-	return true, ""
+// lifeLock is this process's lock being taken (startLifeLock).
+type lifeLock struct {
+	done  chan struct{} // closed when the call returned
+	err   error         // set before done is closed
+	start time.Time
 }
 
-// lockState is what a dep's lock file says about the life its tombstone's
-// Born began.
-type lockState int
-
-const (
-	lockNone lockState = iota // no lock file for this Born (the original kubexit, an older life): no word
-	lockHeld                  // its kubexit lives
-	lockFree                  // its kubexit is gone
-)
-
-// probeLock reads the lock file at path and tests its lock, without taking
-// it. The file speaks only if it holds want, the marshalled Born of the
-// tombstone being judged (lockContent). A lock file that is not a regular
-// file, or does not hold a Born, is an error (the caller warns once);
-// either way it speaks for nothing.
-func probeLock(path string, want, buf []byte) (lockState, error) {
-	fd, err := openRetry(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	switch {
-	case err == unix.ENOENT:
-		return lockNone, nil
-	case err == unix.ELOOP:
-		return lockNone, fmt.Errorf("lock file %s is a symbolic link; ignored", path)
-	case err != nil:
-		return lockNone, fmt.Errorf("open lock file %s: %w", path, err)
+// startLifeLock takes this process's lock in the background and waits for
+// it up to lockCallBound. The lock is usually taken by then; where it is
+// not, the caller goes on (the child's start does not wait for a lock) and
+// may wait on l.done.
+func startLifeLock(dir, name string, born time.Time) *lifeLock {
+	l := &lifeLock{done: make(chan struct{}), start: time.Now()}
+	go func() {
+		_, l.err = holdLifeLock(dir, name, born)
+		close(l.done)
+	}()
+	t := time.NewTimer(lockCallBound)
+	defer t.Stop()
+	select {
+	case <-l.done:
+	case <-t.C:
 	}
-	defer unix.Close(fd)
+	return l
+}
+
+// taken tells whether the call returned, and its error if so.
+func (l *lifeLock) taken() (bool, error) {
+	select {
+	case <-l.done:
+		return true, l.err
+	default:
+		return false, nil
+	}
+}
+
+// slowLocks are the lock files whose last test has not returned yet: a
+// later test of one is not tried until it has, so that no more than one
+// call per file waits in the kernel.
+var slowLocks sync.Map // path → struct{}
+
+// testLock tests the lock on fd, without taking it: held, or free. It
+// closes fd. A test that does not return within lockCallBound is
+// errLockSlow; it goes on in the background, and closes fd when it returns.
+func testLock(fd int, path string) (held bool, err error) {
+	if _, slow := slowLocks.Load(path); slow {
+		unix.Close(fd)
+		return false, errLockSlow
+	}
+	type result struct {
+		held bool
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
+		err := fcntlLock(fd, unix.F_OFD_GETLK, &lk)
+		unix.Close(fd)
+		slowLocks.Delete(path)
+		res <- result{err == nil && lk.Type != unix.F_UNLCK, err}
+	}()
+	t := time.NewTimer(lockCallBound)
+	defer t.Stop()
+	select {
+	case r := <-res:
+		return r.held, r.err
+	case <-t.C:
+		slowLocks.Store(path, struct{}{})
+		return false, errLockSlow
+	}
+}
+
+// openLockFile opens the lock file at path for reading, as a regular file
+// only, never following a link, and reads its content into buf. It returns
+// the descriptor, open, for testLock, and the file's device.
+func openLockFile(path string, buf []byte) (fd int, content []byte, dev uint64, err error) {
+	fd, err = openRetry(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch {
+	case err == unix.ELOOP:
+		return -1, nil, 0, fmt.Errorf("lock file %s is a symbolic link; ignored", path)
+	case err != nil:
+		return -1, nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return lockNone, fmt.Errorf("stat lock file %s: %w", path, err)
+		unix.Close(fd)
+		return -1, nil, 0, fmt.Errorf("stat lock file %s: %w", path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return lockNone, fmt.Errorf("lock file %s is not a regular file; ignored", path)
+		unix.Close(fd)
+		return -1, nil, 0, fmt.Errorf("lock file %s is not a regular file; ignored", path)
 	}
-	n, err := unix.Pread(fd, buf[:cap(buf)], 0)
+	n, err := preadFull(fd, buf[:cap(buf)], 0)
 	if err != nil {
-		return lockNone, fmt.Errorf("read lock file %s: %w", path, err)
+		unix.Close(fd)
+		return -1, nil, 0, fmt.Errorf("read lock file %s: %w", path, err)
 	}
-	if got := buf[:n]; !bytes.Equal(got, want) {
-		// Empty: a kubexit that is starting is writing it. A Born of
-		// another life: a restart under way, or a leftover.
-		if t, err := parseTombstone(got); n == 0 || err == nil && t.Born != nil && t.Died == nil && n < cap(buf) {
-			return lockNone, nil
-		}
-		return lockNone, fmt.Errorf("lock file %s does not hold a Born; ignored", path)
-	}
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
-	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk); err != nil {
-		return lockNone, fmt.Errorf("test lock of %s: %w", path, err)
-	}
-	if lk.Type == unix.F_UNLCK {
-		return lockFree, nil
-	}
-	return lockHeld, nil
-}
-
-// lockContent is what the lock file of the life that began at born holds.
-func lockContent(born time.Time) []byte { return tombstone{Born: &born}.marshal() }
-
-// lockTrusted tells whether locks taken through one mount of the
-// filesystem at dir are seen through every other (measured with
-// hack/fs-test, docs/filesystems.md): local filesystems, where every
-// container's mount is the one kernel's inode, and NFS, whose locks the
-// server keeps. Not FUSE (bindfs and sshfs keep locks per mount) nor
-// overlayfs (a lock on the lower file is not seen through the merged one),
-// nor anything unknown: there a free lock could be a live sibling.
-func lockTrusted(dir string) (bool, string) {
-	var fs unix.Statfs_t
-	if err := unix.Statfs(dir, &fs); err != nil {
-		return false, "statfs: " + err.Error()
-	}
-	name, ok := trustedLockFS[int64(fs.Type)]
-	if !ok {
-		return false, fmt.Sprintf("filesystem type %#x", fs.Type)
-	}
-	return true, name
-}
-
-var trustedLockFS = map[int64]string{
-	unix.TMPFS_MAGIC:       "tmpfs",
-	unix.EXT4_SUPER_MAGIC:  "ext4",
-	unix.XFS_SUPER_MAGIC:   "xfs",
-	unix.BTRFS_SUPER_MAGIC: "btrfs",
-	unix.NFS_SUPER_MAGIC:   "nfs",
-}
-
-// lifeState is the state of name's tombstone t, as the watcher judges it:
-// t.state(), or lost when t says born but the lock file of that Born is free
-// (and locks can be trusted in dir).
-func lifeState(dir, name string, t tombstone, locks bool, buf []byte) string {
-	st := t.state()
-	if st != stateBorn || !locks || t.Born == nil {
-		return st
-	}
-	if l, _ := probeLock(filepath.Join(dir, lockFileName(name)), lockContent(*t.Born), buf); l == lockFree {
-		return stateLost
-	}
-	return st
+	return fd, buf[:n], st.Dev, nil
 }

@@ -35,8 +35,8 @@ func liveDep(t *testing.T, dir, dep string, born time.Time) (release func()) {
 		unix.Close(fd)
 		// A process that another test forks holds the descriptor until it
 		// execs (O_CLOEXEC), and the lock with it: wait until it is free.
-		path, want, buf := filepath.Join(dir, lockFileName(dep)), lockContent(born), make([]byte, 0, maxLockFileSize)
-		waitFor(t, "the lock freed", func() bool { s, _ := probeLock(path, want, buf); return s == lockFree })
+		g := newGraveyardReader(dir)
+		waitFor(t, "the lock freed", func() bool { s, _ := g.lockState(dep, born); return s == lockFree })
 	}
 	t.Cleanup(release)
 	return release
@@ -48,7 +48,7 @@ func lockWatcher(t *testing.T, dir string, policy deathPolicy, deps ...string) (
 	if !w.decided {
 		w.poll()
 	}
-	if !w.locks {
+	if !w.g.locks {
 		t.Fatalf("locks not trusted on %s: %s", dir, logs)
 	}
 	return w, logs
@@ -76,8 +76,8 @@ func TestLockLostDeath(t *testing.T) {
 	if !ok || !d.Lost || d.Tombstone.ExitCode == nil || *d.Tombstone.ExitCode != 137 {
 		t.Fatalf("after the lock was freed: %+v, %v; want a lost death with 137", d, ok)
 	}
-	if s := lifeState(dir, "main", d.Tombstone, true, make([]byte, 0, maxLockFileSize)); s != stateLost {
-		t.Errorf("lifeState = %s, want lost", s)
+	if _, s, err := newGraveyardReader(dir).judge("main"); s != stateLost {
+		t.Errorf("judge = %s, %v, want lost", s, err)
 	}
 }
 
@@ -289,7 +289,7 @@ func BenchmarkPollLocked(b *testing.B) {
 			b.Fatal("death")
 		}
 	}
-	if !w.locks {
+	if !w.g.locks {
 		b.Fatal("locks not trusted here: the benchmark measures nothing")
 	}
 }

@@ -515,9 +515,9 @@ func (s *supervisor) supervise(c *child, exited <-chan childEnd, signals <-chan 
 		killedBy string // the deaths that terminated the child: deathSet.cause()
 		killed   bool   // the grace period ran out: SIGKILL sent
 		grace    <-chan time.Time
-		hold     shutdownHold // a stop signal held for KUBEXIT_SHUTDOWN_AFTER
+		hold     = newShutdownHold(s.cfg, s.log) // a stop signal held for KUBEXIT_SHUTDOWN_AFTER
 	)
-	hold.checkNames(s, neverBornCheck)
+	hold.checkNames(neverBornCheck)
 	defer hold.stop()
 	for {
 		select {
@@ -526,11 +526,11 @@ func (s *supervisor) supervise(c *child, exited <-chan childEnd, signals <-chan 
 			o.reason += hold.outcome()
 			return o
 		case sig := <-signals:
-			if !hold.take(s, sig) {
+			if !hold.take(sig) {
 				s.forward(c, sig)
 			}
 		case end := <-hold.ended:
-			hold.release(s, end)
+			hold.release(end)
 			s.forward(c, hold.sig)
 		case ds := <-deaths:
 			killedBy = ds.cause()
@@ -619,14 +619,20 @@ func (s *supervisor) waitDeathCalls() bool {
 // recordBirth takes this process's life lock, then writes Born: once Born
 // is there, a free lock means that the process is gone (lock.go). A lock
 // another live process holds (one taken since start-up's look) is
-// errLockHeld, and nothing is written.
+// errLockHeld, and nothing is written. A lock that the filesystem does not
+// grant within lockCallBound does not hold the child's start back: Born is
+// written, and the lock is taken when the filesystem answers (lockTakenLate).
 func (s *supervisor) recordBirth() error {
 	now := time.Now()
-	_, err := holdLifeLock(s.cfg.Graveyard, s.cfg.Name, now)
-	if errors.Is(err, errLockHeld) {
+	l := startLifeLock(s.cfg.Graveyard, s.cfg.Name, now)
+	switch done, err := l.taken(); {
+	case !done:
+		s.log.Warn("this process's lock is not taken yet: the graveyard's filesystem has not answered (an NFS server in its grace period?); going on without it: until it is taken, siblings cannot tell if this kubexit is killed before it records a death",
+			"graveyard", s.cfg.Graveyard, "waited", lockCallBound)
+		go s.lockTakenLate(l)
+	case errors.Is(err, errLockHeld):
 		return err
-	}
-	if err != nil {
+	case err != nil:
 		s.log.Warn("cannot hold this process's lock file; if kubexit is killed before it records a death, its siblings will not learn of it", "err", err)
 	}
 	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, tombstone{Born: &now}); err != nil {
@@ -634,6 +640,20 @@ func (s *supervisor) recordBirth() error {
 	}
 	s.born = &now
 	return nil
+}
+
+// lockTakenLate says how the lock that recordBirth went on without ended.
+func (s *supervisor) lockTakenLate(l *lifeLock) {
+	<-l.done
+	took := time.Since(l.start).Round(time.Millisecond)
+	switch {
+	case errors.Is(l.err, errLockHeld):
+		s.log.Error("this process's lock, answered late, is held by another process: another container with the same KUBEXIT_NAME?", "err", l.err, "after", took)
+	case l.err != nil:
+		s.log.Warn("cannot hold this process's lock file; if kubexit is killed before it records a death, its siblings will not learn of it", "err", l.err, "after", took)
+	default:
+		s.log.Info("this process's lock is taken: from now on its siblings can tell if this kubexit is killed before it records a death", "after", took)
+	}
 }
 
 // recordDeath writes Died and ExitCode (keeping Born if the child was born).

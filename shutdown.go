@@ -33,15 +33,32 @@ func isStopSignal(sig os.Signal) bool {
 }
 
 // shutdownHold is a stop signal held for KUBEXIT_SHUTDOWN_AFTER: none yet,
-// held (ended is set), or released (report is set).
+// held (ended is set), or released (report is set). It is built with the
+// values it needs (newShutdownHold).
 type shutdownHold struct {
+	dir, self string
+	after     []string // KUBEXIT_SHUTDOWN_AFTER without self
+	poll      time.Duration
+	timeout   time.Duration // KUBEXIT_SHUTDOWN_TIMEOUT; 0: none
+	log       *slog.Logger
+
 	sig    os.Signal
 	since  time.Time
 	ended  <-chan holdEnd // the siblings' watch; nil unless holding
 	cancel context.CancelFunc
-	path   string      // the hold file, for --status
+	holds  bool        // the hold file is written, for --status
 	report string      // once released: what was held, how long, why it ended
 	check  *time.Timer // the start-up look for names with no tombstone (checkNames)
+}
+
+// newShutdownHold is the hold of cfg.Name for cfg.ShutdownAfter. A process
+// cannot wait for itself (--check and start-up warn): its own name is left
+// out.
+func newShutdownHold(cfg config, log *slog.Logger) *shutdownHold {
+	return &shutdownHold{
+		dir: cfg.Graveyard, self: cfg.Name, poll: cfg.PollInterval, timeout: cfg.ShutdownTimeout, log: log,
+		after: slices.DeleteFunc(slices.Clone(cfg.ShutdownAfter), func(n string) bool { return n == cfg.Name }),
+	}
 }
 
 // neverBornCheck is how long after the child starts kubexit looks, once,
@@ -53,29 +70,16 @@ const neverBornCheck = 30 * time.Second
 // checkNames warns, once, after the delay, about KUBEXIT_SHUTDOWN_AFTER
 // names that have no tombstone in the graveyard yet: a typo holds nothing.
 // A stop signal before then makes take say it instead.
-func (h *shutdownHold) checkNames(s *supervisor, delay time.Duration) {
-	names := s.shutdownAfter()
-	if len(names) == 0 {
+func (h *shutdownHold) checkNames(delay time.Duration) {
+	if len(h.after) == 0 {
 		return
 	}
 	h.check = time.AfterFunc(delay, func() {
-		if missing := neverBorn(s.cfg.Graveyard, names); len(missing) > 0 {
-			s.log.Warn(fmt.Sprintf("KUBEXIT_SHUTDOWN_AFTER names siblings with no tombstone in the graveyard after %v; a stop signal will not be held for them unless they start (a typo?)", delay),
-				"never_born", strings.Join(missing, ","), "graveyard", s.cfg.Graveyard)
+		if missing := newGraveyardReader(h.dir).neverBorn(h.after); len(missing) > 0 {
+			h.log.Warn(fmt.Sprintf("KUBEXIT_SHUTDOWN_AFTER names siblings with no tombstone in the graveyard after %v; a stop signal will not be held for them unless they start (a typo?)", delay),
+				"never_born", strings.Join(missing, ","), "graveyard", h.dir)
 		}
 	})
-}
-
-// neverBorn returns the names with no tombstone in dir: never born in this
-// graveyard (a tombstone, once written, stays), so they hold nothing.
-func neverBorn(dir string, names []string) []string {
-	var missing []string
-	for _, name := range names {
-		if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
-			missing = append(missing, name)
-		}
-	}
-	return missing
 }
 
 // neverBornNote says, for the log and the termination message, that the
@@ -95,41 +99,35 @@ type holdEnd struct {
 	cycle    []string // from this process back to it: each holds for the next (holdCycle)
 }
 
-// holdFileName is the file that tells --status a stop signal is held; like
-// lock and temporary files, its leading dot keeps it out of the tombstones'
-// name space.
-func holdFileName(name string) string { return "." + name + ".hold" }
-
 // take holds sig if it is the first stop signal and siblings are named; a
 // stop signal during the hold is dropped (it does not cut the hold short).
 // It returns false for a signal to forward as usual.
-func (h *shutdownHold) take(s *supervisor, sig os.Signal) bool {
-	after := s.shutdownAfter()
+func (h *shutdownHold) take(sig os.Signal) bool {
 	switch {
-	case len(after) == 0 || !isStopSignal(sig) || h.report != "":
+	case len(h.after) == 0 || !isStopSignal(sig) || h.report != "":
 		return false
 	case h.ended != nil:
-		s.log.Info("stop signal during the hold; still holding", "signal", signalName(sig), "held", signalName(h.sig))
+		h.log.Info("stop signal during the hold; still holding", "signal", signalName(sig), "held", signalName(h.sig))
 		return true
 	}
 	h.sig, h.since = sig, time.Now()
 	if h.check != nil {
 		h.check.Stop()
 	}
-	if missing := neverBorn(s.cfg.Graveyard, after); len(missing) > 0 {
-		s.log.Warn("KUBEXIT_SHUTDOWN_AFTER names siblings that never had a tombstone in the graveyard; the stop signal is not held for them (a typo?)",
-			"never_born", strings.Join(missing, ","), "graveyard", s.cfg.Graveyard)
+	if missing := newGraveyardReader(h.dir).neverBorn(h.after); len(missing) > 0 {
+		h.log.Warn("KUBEXIT_SHUTDOWN_AFTER names siblings that never had a tombstone in the graveyard; the stop signal is not held for them (a typo?)",
+			"never_born", strings.Join(missing, ","), "graveyard", h.dir)
 	}
 	var ctx context.Context
 	ctx, h.cancel = context.WithCancel(context.Background())
-	h.ended = watchGone(ctx, s.cfg.Graveyard, s.cfg.Name, after, s.cfg.PollInterval, s.cfg.ShutdownTimeout)
-	h.path = filepath.Join(s.cfg.Graveyard, holdFileName(s.cfg.Name))
-	content := fmt.Sprintf("Signal: %s\nSince: %q\nAfter: %s\n", signalName(sig), h.since.UTC().Format(time.RFC3339Nano), strings.Join(after, ","))
-	if err := writeHoldFile(s.cfg.Graveyard, s.cfg.Name, []byte(content), s.log); err != nil {
-		s.log.Debug("cannot write the hold file for --status", "err", err)
+	h.ended = watchGone(ctx, h.dir, h.self, h.after, h.poll, h.timeout)
+	held := heldSignal{Signal: signalName(sig), Since: h.since, After: h.after}
+	if err := writeHoldFile(h.dir, h.self, held.content(), h.log); err != nil {
+		h.log.Debug("cannot write the hold file for --status", "err", err)
 	}
-	s.log.Info("holding the stop signal until these siblings are gone (KUBEXIT_SHUTDOWN_AFTER)", "signal", signalName(sig),
-		"after", strings.Join(after, ","), "timeout", s.cfg.ShutdownTimeout)
+	h.holds = true
+	h.log.Info("holding the stop signal until these siblings are gone (KUBEXIT_SHUTDOWN_AFTER)", "signal", signalName(sig),
+		"after", strings.Join(h.after, ","), "timeout", h.timeout)
 	return true
 }
 
@@ -149,34 +147,33 @@ func writeHoldFile(dir, name string, content []byte, log *slog.Logger) error {
 }
 
 // release ends the hold as end says; the caller forwards h.sig.
-func (h *shutdownHold) release(s *supervisor, end holdEnd) {
+func (h *shutdownHold) release(end holdEnd) {
 	held := time.Since(h.since).Round(time.Millisecond)
 	h.stop()
-	after := s.shutdownAfter()
 	if end.cycle != nil {
 		cycle := strings.Join(end.cycle, " -> ")
 		h.report = fmt.Sprintf("%s held %v, until the hold files showed a cycle of holds, %s, each waiting for the next: released", signalName(h.sig), held, cycle)
-		s.log.Warn("KUBEXIT_SHUTDOWN_AFTER holds form a cycle, each waiting for the next to be gone; forwarding the stop signal", "signal", signalName(h.sig), "held", held, "cycle", cycle)
+		h.log.Warn("KUBEXIT_SHUTDOWN_AFTER holds form a cycle, each waiting for the next to be gone; forwarding the stop signal", "signal", signalName(h.sig), "held", held, "cycle", cycle)
 		return
 	}
-	missing := neverBorn(s.cfg.Graveyard, after)
-	note := neverBornNote(s.cfg.Graveyard, missing)
+	missing := newGraveyardReader(h.dir).neverBorn(h.after)
+	note := neverBornNote(h.dir, missing)
 	if end.timedOut {
 		h.report = fmt.Sprintf("%s held %v, until KUBEXIT_SHUTDOWN_TIMEOUT ran out with %s still running", signalName(h.sig), held, strings.Join(end.waiting, ", ")) + withNote("; ", note)
-		s.log.Warn("KUBEXIT_SHUTDOWN_TIMEOUT ran out; forwarding the stop signal anyway"+withNote("; ", note), "signal", signalName(h.sig), "held", held, "still_running", strings.Join(end.waiting, ","))
+		h.log.Warn("KUBEXIT_SHUTDOWN_TIMEOUT ran out; forwarding the stop signal anyway"+withNote("; ", note), "signal", signalName(h.sig), "held", held, "still_running", strings.Join(end.waiting, ","))
 		return
 	}
-	gone := slices.DeleteFunc(slices.Clone(after), func(n string) bool { return slices.Contains(missing, n) })
+	gone := slices.DeleteFunc(slices.Clone(h.after), func(n string) bool { return slices.Contains(missing, n) })
 	h.report = fmt.Sprintf("%s held %v", signalName(h.sig), held)
 	if len(gone) > 0 {
 		h.report += fmt.Sprintf(", until %s %s gone", strings.Join(gone, ", "), plural(len(gone), "was", "were"))
 	}
 	h.report += withNote("; ", note)
 	if note != "" {
-		s.log.Warn("siblings gone; forwarding the stop signal; "+note, "signal", signalName(h.sig), "held", held)
+		h.log.Warn("siblings gone; forwarding the stop signal; "+note, "signal", signalName(h.sig), "held", held)
 		return
 	}
-	s.log.Info("siblings gone; forwarding the stop signal", "signal", signalName(h.sig), "held", held)
+	h.log.Info("siblings gone; forwarding the stop signal", "signal", signalName(h.sig), "held", held)
 }
 
 // withNote is sep+note, or "" without a note.
@@ -206,16 +203,11 @@ func (h *shutdownHold) stop() {
 	if h.cancel != nil {
 		h.cancel()
 	}
-	if h.path != "" {
-		os.Remove(h.path)
+	if h.holds {
+		os.Remove(filepath.Join(h.dir, holdFileName(h.self)))
+		h.holds = false
 	}
 	h.ended = nil
-}
-
-// shutdownAfter is KUBEXIT_SHUTDOWN_AFTER without this process's own name
-// (it cannot wait for itself; --check warns about it).
-func (s *supervisor) shutdownAfter() []string {
-	return slices.DeleteFunc(slices.Clone(s.cfg.ShutdownAfter), func(n string) bool { return n == s.cfg.Name })
 }
 
 // watchGone polls the graveyard every interval until every name is gone,
@@ -232,19 +224,15 @@ func watchGone(ctx context.Context, dir, self string, names []string, interval, 
 		}
 		tick := newPollTicker(ctx, interval, discardLogger())
 		defer tick.stop()
-		locks, _ := lockTrusted(dir)
-		listing := needsListing(dir)
-		buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
+		g := newGraveyardReader(dir)
 		for {
-			if listing {
-				os.ReadDir(dir) // NFS: a listing revalidates the lookup cache (watch.go)
-			}
-			waiting := stillThere(dir, names, locks, buf, lockBuf)
+			g.refresh()
+			waiting := stillThere(g, names)
 			if len(waiting) == 0 {
 				ended <- holdEnd{}
 				return
 			}
-			if cycle := holdCycle(dir, self, waiting, locks, buf, lockBuf); cycle != nil {
+			if cycle := holdCycle(g, self, waiting); cycle != nil {
 				ended <- holdEnd{waiting: waiting, cycle: cycle}
 				return
 			}
@@ -264,21 +252,16 @@ func watchGone(ctx context.Context, dir, self string, names []string, interval, 
 
 // stillThere returns the names that are not gone: a sibling is gone when
 // its tombstone says it died or never started, when it has none or one
-// without Born (never born), or when it is lost (lock.go). One that cannot
-// be read is counted as there.
-func stillThere(dir string, names []string, locks bool, buf, lockBuf []byte) []string {
+// without Born (never born), or when it is lost. One that cannot be read is
+// counted as there.
+func stillThere(g *graveyardReader, names []string) []string {
 	var waiting []string
 	for _, name := range names {
-		data, err := readTombstoneFile(filepath.Join(dir, name), buf)
+		_, state, err := g.judge(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		t, perr := parseTombstone(data)
-		if err != nil || perr != nil {
-			waiting = append(waiting, name)
-			continue
-		}
-		if lifeState(dir, name, t, locks, lockBuf) == stateBorn {
+		if err != nil || state == stateBorn {
 			waiting = append(waiting, name)
 		}
 	}
@@ -291,7 +274,7 @@ func stillThere(dir string, names []string, locks bool, buf, lockBuf []byte) []s
 // until KUBEXIT_SHUTDOWN_TIMEOUT, or forever. A sibling past the first is
 // followed only while it is still there: a gone one's leftover hold file
 // holds nothing. It returns the cycle from self back to self, or nil.
-func holdCycle(dir, self string, first []string, locks bool, buf, lockBuf []byte) []string {
+func holdCycle(g *graveyardReader, self string, first []string) []string {
 	from := map[string]string{} // each sibling reached, and the one that holds for it
 	queue := slices.Clone(first)
 	for _, name := range first {
@@ -300,7 +283,7 @@ func holdCycle(dir, self string, first []string, locks bool, buf, lockBuf []byte
 	for len(queue) > 0 {
 		name := queue[0]
 		queue = queue[1:]
-		h := readHold(dir, name, buf)
+		h := g.hold(name)
 		if h == nil {
 			continue
 		}
@@ -308,7 +291,7 @@ func holdCycle(dir, self string, first []string, locks bool, buf, lockBuf []byte
 			if next == self {
 				return cyclePath(self, name, from)
 			}
-			if _, seen := from[next]; seen || len(stillThere(dir, []string{next}, locks, buf, lockBuf)) == 0 {
+			if _, seen := from[next]; seen || len(stillThere(g, []string{next})) == 0 {
 				continue
 			}
 			from[next] = name
@@ -323,13 +306,12 @@ func holdCycle(dir, self string, first []string, locks bool, buf, lockBuf []byte
 // what siblings holding a stop signal now wait for. Siblings not holding
 // say nothing of theirs, so a cycle can be there unseen.
 func shutdownCycle(cfg config) []string {
-	after := slices.DeleteFunc(slices.Clone(cfg.ShutdownAfter), func(n string) bool { return n == cfg.Name })
-	if len(after) == 0 {
+	h := newShutdownHold(cfg, discardLogger())
+	if len(h.after) == 0 {
 		return nil
 	}
-	locks, _ := lockTrusted(cfg.Graveyard)
-	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
-	return holdCycle(cfg.Graveyard, cfg.Name, stillThere(cfg.Graveyard, after, locks, buf, lockBuf), locks, buf, lockBuf)
+	g := newGraveyardReader(cfg.Graveyard)
+	return holdCycle(g, cfg.Name, stillThere(g, h.after))
 }
 
 // cyclePath is the cycle that closes at last, which holds for self:

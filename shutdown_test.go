@@ -275,10 +275,9 @@ func TestShutdownAfterNeverBornAtStart(t *testing.T) {
 	gy := t.TempDir()
 	writeFile(t, gy, "db", bornYAML)
 	logs := &syncBuffer{}
-	s := &supervisor{cfg: config{Name: "proxy", Graveyard: gy, ShutdownAfter: []string{"app", "db"}},
-		log: slog.New(slog.NewTextHandler(logs, nil))}
-	var h shutdownHold
-	h.checkNames(s, 10*time.Millisecond)
+	cfg := config{Name: "proxy", Graveyard: gy, ShutdownAfter: []string{"app", "db"}}
+	h := newShutdownHold(cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	h.checkNames(10 * time.Millisecond)
 	defer h.stop()
 	waitFor(t, "the warning", func() bool { return strings.Contains(logs.String(), "never_born=app ") })
 	if strings.Count(logs.String(), "level=WARN") != 1 || strings.Contains(logs.String(), "db") {
@@ -287,9 +286,8 @@ func TestShutdownAfterNeverBornAtStart(t *testing.T) {
 
 	writeFile(t, gy, "app", bornYAML)
 	logs2 := &syncBuffer{}
-	s.log = slog.New(slog.NewTextHandler(logs2, nil))
-	var h2 shutdownHold
-	h2.checkNames(s, 10*time.Millisecond)
+	h2 := newShutdownHold(cfg, slog.New(slog.NewTextHandler(logs2, nil)))
+	h2.checkNames(10 * time.Millisecond)
 	defer h2.stop()
 	time.Sleep(200 * time.Millisecond) // ten times the delay: a wrong warning would be there
 	if logs2.String() != "" {
@@ -344,9 +342,9 @@ func TestShutdownHoldCycle(t *testing.T) {
 	for _, name := range []string{"a", "b", "c", "d"} {
 		writeFile(t, gy, name, bornYAML)
 	}
-	buf, lockBuf := make([]byte, 0, 512), make([]byte, 0, maxLockFileSize)
+	g := newGraveyardReader(gy)
 	cycle := func(self string, first ...string) string {
-		return strings.Join(holdCycle(gy, self, first, false, buf, lockBuf), " -> ")
+		return strings.Join(holdCycle(g, self, first), " -> ")
 	}
 	hold("b", "d,c")
 	hold("c", "a")

@@ -112,7 +112,7 @@ func (t *goTicker) wait(ctx context.Context) bool {
 func (t *goTicker) stop() { t.t.Stop() }
 
 // hintTicker paces polls on a filesystem where the kernel sees every write
-// to the graveyard (hintTrusted): an inotify watch on the graveyard wakes
+// to the graveyard (graveyardReader.decide): an inotify watch on the graveyard wakes
 // the poller as soon as a death dep's tombstone or lock file changes, and a
 // safety poll comes every interval (KUBEXIT_WATCHED_POLL_INTERVAL) in any
 // case. The notification only ever shortens a wait: polling stays the
@@ -343,21 +343,4 @@ func (t *hintTicker) stop() {
 	t.unwatch()
 	t.ep.Close()
 	unix.Close(t.fd)
-}
-
-// hintTrusted tells whether an inotify watch on dir sees every write to it:
-// on filesystems that live in this kernel alone, where every container's
-// mount of the volume is the same inode (tmpfs, and the node's disk: ext4,
-// xfs, btrfs), as fs-test measures. Not on NFS or FUSE, where another
-// client's writes raise no event, nor on overlayfs, nor anything unknown.
-func hintTrusted(dir string) bool {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return false
-	}
-	switch int64(st.Type) {
-	case unix.TMPFS_MAGIC, unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC:
-		return true
-	}
-	return false
 }

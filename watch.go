@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // deathWatcher finds out, by polling, when a death dep has died.
@@ -39,11 +35,9 @@ type deathWatcher struct {
 	log    *slog.Logger
 	now    func() time.Time // time.Now, but for tests
 
-	buf     []byte // tombstone content
-	lockBuf []byte // lock file content
-	dirBuf  []byte // directory entries, read and dropped
-	state   map[string]*depState
-	dead    []death // this poll's dead set (quorum above 1), reused
+	g     *graveyardReader
+	state map[string]*depState
+	dead  []death // this poll's dead set (quorum above 1), reused
 	// dirErr is the last error listing the graveyard, logged when it changes.
 	dirErr string
 	// watched is the safety poll's interval where an inotify watch wakes
@@ -54,10 +48,9 @@ type deathWatcher struct {
 	hinted  bool
 	rewatch bool
 	tried   fileID
-	// locks is whether a free lock file means a lost death (lock.go), and
-	// listing whether each poll lists the graveyard first (needsListing),
-	// both decided once the graveyard exists; decided is set then.
-	locks, listing, decided bool
+	// decided is set once the graveyard's filesystem was looked at and
+	// what it allows logged (decideFS).
+	decided bool
 }
 
 // depState is what the watcher remembers of one dep between polls.
@@ -75,7 +68,8 @@ type depState struct {
 	// when this watcher first saw it; for a lost death, both are when it was
 	// first seen.
 	diedAt, diedSeen time.Time
-	// lockWarned is set once a bad lock file has been logged.
+	// lockWarned is set once a lock file that cannot be used has been
+	// logged.
 	lockWarned bool
 	// counted is set while the dep's death counts towards a quorum above 1
 	// (as of the last poll); dead is this poll's judgement; last is the
@@ -83,158 +77,6 @@ type depState struct {
 	// through a rewrite in place, as the original writes).
 	counted, dead bool
 	last          death
-	// lockPath is the dep's lock file; lockWant what it holds for the life
-	// that parsed began (lockContent), nil until needed.
-	lockPath string
-	lockWant []byte
-}
-
-// Values of KUBEXIT_DEATH_ON: which deaths of a death dep count.
-const (
-	deathOnAny     = "any"     // every Died (the original's behaviour)
-	deathOnSuccess = "success" // only a Died with ExitCode 0
-	deathOnFinal   = "final"   // a Died that stays, without a new Born, for the settle time
-)
-
-// deathPolicy is KUBEXIT_DEATH_ON and KUBEXIT_DEATH_SETTLE.
-type deathPolicy struct {
-	On     string
-	Settle time.Duration
-}
-
-// death is a death dep's death, as its tombstone tells it. A lost death
-// (its kubexit ended without recording one: its lock is free) has the
-// tombstone's Born and ExitCode 137, as if killed: the real status is unknown.
-type death struct {
-	Dep       string
-	Tombstone tombstone
-	Lost      bool
-}
-
-// lostExitCode is the status reported for a lost death: killed (128+SIGKILL).
-const lostExitCode = 128 + 9
-
-// cause names the death for messages: "death dep main died", or how it was
-// lost.
-func (d death) cause() string {
-	if d.Lost {
-		return "death dep " + d.Dep + " died without a word (its kubexit ended without recording a death, as when killed)"
-	}
-	return "death dep " + d.Dep + " died"
-}
-
-// String describes the death for logs and messages.
-func (d death) String() string {
-	if d.Lost {
-		return d.Tombstone.String() + " (lost: its kubexit ended without recording a death; status unknown)"
-	}
-	return d.Tombstone.String()
-}
-
-// deathSet is the death deps' deaths that made up KUBEXIT_DEATH_QUORUM, in
-// KUBEXIT_DEATH_DEPS order: with a quorum of 1 (the default), the first dep
-// found dead; with more, every dep whose death counted when the quorum was
-// met. One death is told exactly as before quorums existed.
-type deathSet struct {
-	List   []death
-	Quorum int // KUBEXIT_DEATH_QUORUM; 0 means all
-	Deps   int // how many death deps there are
-}
-
-// single tells a lone death (a quorum of 1) from a quorum of more.
-func (ds deathSet) single() bool { return len(ds.List) == 1 }
-
-// names lists the deps, the lost ones marked: "a, b (lost)".
-func (ds deathSet) names() string {
-	var b strings.Builder
-	for i, d := range ds.List {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(d.Dep)
-		if d.Lost {
-			b.WriteString(" (lost)")
-		}
-	}
-	return b.String()
-}
-
-// describe says that the deps died, how ("died", "already dead"): "death
-// dep main already dead", or for a quorum of more than one "death deps a,
-// b already dead (KUBEXIT_DEATH_QUORUM=2 of 3)", lost ones marked.
-func (ds deathSet) describe(how string) string {
-	if ds.single() {
-		return "death dep " + ds.List[0].Dep + " " + how
-	}
-	q := quorumText(ds.Quorum, ds.Deps)
-	for _, d := range ds.List {
-		if d.Lost {
-			q += "; lost: its kubexit ended without recording a death, as when killed"
-			break
-		}
-	}
-	return "death deps " + ds.names() + " " + how + " (" + q + ")"
-}
-
-// cause names the deaths for messages: death.cause() for one, else every
-// dep of the quorum.
-func (ds deathSet) cause() string {
-	if ds.single() {
-		return ds.List[0].cause()
-	}
-	return ds.describe("died")
-}
-
-// headline is the start of a log message about the deaths: "death dep
-// died" for one (the dep is an attribute), else the deps named.
-func (ds deathSet) headline() string {
-	if ds.single() {
-		return "death dep died"
-	}
-	return ds.describe("died")
-}
-
-// String describes the deaths' tombstones for logs: death.String() for
-// one, else "a: ...; b: ...".
-func (ds deathSet) String() string {
-	if ds.single() {
-		return ds.List[0].String()
-	}
-	var b strings.Builder
-	for i, d := range ds.List {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(d.Dep + ": " + d.String())
-	}
-	return b.String()
-}
-
-// logAttrs are the log attributes of the deaths: dep and tombstone for
-// one; deps, quorum and tombstones for more.
-func (ds deathSet) logAttrs() []any {
-	if ds.single() {
-		return []any{"dep", ds.List[0].Dep, "tombstone", ds.String()}
-	}
-	deps := make([]string, len(ds.List))
-	for i, d := range ds.List {
-		deps[i] = d.Dep
-	}
-	return []any{"deps", strings.Join(deps, ","), "quorum", quorumValue(ds.Quorum, ds.Deps), "tombstones", ds.String()}
-}
-
-// quorumValue is a quorum as logs show it: "2 of 3", or "all".
-func quorumValue(quorum, deps int) string {
-	if quorum <= 0 {
-		return "all"
-	}
-	return fmt.Sprintf("%d of %d", quorum, deps)
-}
-
-// quorumText is a quorum as messages show it: "KUBEXIT_DEATH_QUORUM=2 of
-// 3", or "KUBEXIT_DEATH_QUORUM=all".
-func quorumText(quorum, deps int) string {
-	return "KUBEXIT_DEATH_QUORUM=" + quorumValue(quorum, deps)
 }
 
 func newDeathWatcher(dir string, deps []string, interval time.Duration, policy deathPolicy, log *slog.Logger) *deathWatcher {
@@ -245,14 +87,12 @@ func newDeathWatcher(dir string, deps []string, interval time.Duration, policy d
 		policy:   policy,
 		log:      log,
 		now:      time.Now,
-		buf:      make([]byte, 0, 512),
-		lockBuf:  make([]byte, 0, maxLockFileSize),
-		dirBuf:   make([]byte, 8192),
+		g:        newGraveyardReader(dir),
 		quorum:   1,
 		state:    make(map[string]*depState, len(deps)),
 	}
 	for _, d := range deps {
-		w.state[d] = &depState{lockPath: filepath.Join(dir, lockFileName(d))}
+		w.state[d] = &depState{}
 	}
 	return w
 }
@@ -270,17 +110,15 @@ func (w *deathWatcher) needed() int {
 // KUBEXIT_DEATH_DEPS order) whose death counts; with more, every dep whose
 // death counts now, once there are enough of them.
 func (w *deathWatcher) poll() (deathSet, bool) {
-	if !w.decided || w.listing {
-		if err := w.list(); err != nil {
-			// A missing graveyard only means no dep has died yet.
-			if !errors.Is(err, fs.ErrNotExist) && err.Error() != w.dirErr {
-				w.log.Warn("cannot list graveyard; will retry", "graveyard", w.dir, "err", err)
-			}
-			w.dirErr = err.Error()
-			return deathSet{}, false
+	if err := w.g.refresh(); err != nil {
+		// A missing graveyard only means no dep has died yet.
+		if !errors.Is(err, fs.ErrNotExist) && err.Error() != w.dirErr {
+			w.log.Warn("cannot list graveyard; will retry", "graveyard", w.dir, "err", err)
 		}
-		w.dirErr = ""
+		w.dirErr = err.Error()
+		return deathSet{}, false
 	}
+	w.dirErr = ""
 	if !w.decided {
 		w.decideFS()
 	}
@@ -310,15 +148,10 @@ func (w *deathWatcher) poll() (deathSet, bool) {
 
 // look reads a dep's tombstone and judges it: whether its death counts.
 func (w *deathWatcher) look(dep string, st *depState) (death, bool) {
-	// Every dep is opened, listed or not: sshfs caches a listing for
-	// 20 s (cache_timeout) and would hide a new tombstone that long,
-	// while an open finds it at once. ENOENT below means no tombstone
-	// (yet, or no longer).
-	data, err := readTombstoneFile(filepath.Join(w.dir, dep), w.buf)
-	w.buf = data[:0]
+	data, err := w.g.read(dep)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			*st = depState{lockPath: st.lockPath, counted: st.counted}
+			*st = depState{counted: st.counted}
 			return death{}, false
 		}
 		if !st.unreadable {
@@ -346,7 +179,7 @@ func (w *deathWatcher) look(dep string, st *depState) (death, bool) {
 			return st.last, st.counted
 		}
 		st.unreadable, st.emptySeen = false, false
-		st.parsed, st.lockWant = t, nil
+		st.parsed = t
 	}
 	if st.unreadable {
 		if st.emptySeen {
@@ -469,83 +302,29 @@ func (w *deathWatcher) noteOnce(st *depState, msg string, d death, attrs ...any)
 	w.log.Info(msg, append([]any{"dep", d.Dep, "tombstone", d.String()}, attrs...)...)
 }
 
-// isLost tells whether a dep whose tombstone says it lives is in fact gone:
-// its lock file for that Born is free, and its tombstone, read again after
-// that, is unchanged (kubexit writes Died before its exit frees the lock, so
-// a death recorded at the last moment is seen with its status, at the next
-// poll).
+// isLost tells whether a dep whose tombstone says it lives is in fact gone
+// (graveyardReader.lost); a lock file it cannot use is said once.
 func (w *deathWatcher) isLost(dep string, st *depState) bool {
-	if !w.locks || st.parsed.Born == nil {
-		return false
-	}
-	if st.lockWant == nil {
-		st.lockWant = lockContent(*st.parsed.Born)
-	}
-	state, err := probeLock(st.lockPath, st.lockWant, w.lockBuf)
+	lost, err := w.g.lost(dep, st.parsed, st.content)
 	if err != nil && !st.lockWarned {
 		st.lockWarned = true
-		w.log.Warn("cannot use a death dep's lock file; judging it by its tombstone alone", "dep", dep, "err", err)
+		w.log.Warn("cannot use a death dep's lock file (yet); judging it by its tombstone alone: if its kubexit is killed before it records a death, that is not seen", "dep", dep, "err", err)
 	}
-	if state != lockFree {
-		return false
-	}
-	data, err := readTombstoneFile(filepath.Join(w.dir, dep), w.buf)
-	w.buf = data[:0]
-	return err == nil && bytes.Equal(data, st.content)
+	return lost
 }
 
-// decideFS decides, once the graveyard exists, whether lost deaths can be
-// told from locks on its filesystem, and whether polls list it.
+// decideFS logs, once the graveyard exists, what its filesystem allows.
 func (w *deathWatcher) decideFS() {
-	trusted, fs := lockTrusted(w.dir)
-	w.locks, w.listing, w.decided = trusted, needsListing(w.dir), true
-	w.log.Debug("graveyard filesystem", "graveyard", w.dir, "filesystem", fs, "listing", w.listing)
-	if trusted {
-		w.log.Debug("lost deaths are detected by lock files", "graveyard", w.dir, "filesystem", fs)
+	g := w.g
+	w.decided = g.decide()
+	if !w.decided {
+		return
+	}
+	w.log.Debug("graveyard filesystem", "graveyard", w.dir, "filesystem", g.fsName, "listing", g.listing)
+	if g.locks {
+		w.log.Debug("lost deaths are detected by lock files", "graveyard", w.dir, "filesystem", g.fsName)
 	} else {
-		w.log.Info("lost deaths (a dep's kubexit killed before it recorded Died) are not detected on this graveyard's filesystem: it does not share locks between mounts; deaths are judged by tombstones alone", "graveyard", w.dir, "filesystem", fs)
-	}
-}
-
-// needsListing tells whether polls must list the graveyard before opening
-// the deps' tombstones: everywhere but on the local filesystems where one
-// kernel's directory cache serves every container's mount, and an open by
-// name sees a new file at once. There a listing only costs: an idle
-// watcher of a graveyard of 10,000 files spent 2.4 % of a core on it.
-func needsListing(dir string) bool {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return true
-	}
-	switch int64(st.Type) {
-	case unix.TMPFS_MAGIC, unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC, unix.OVERLAYFS_SUPER_MAGIC:
-		return false
-	}
-	return true
-}
-
-// list reads the graveyard's directory entries (getdents: no stat, no sort)
-// into a reused buffer and drops them. Only its side effect matters: on NFS
-// a listing revalidates the directory, so that the opens after it see a new
-// tombstone in ~0.1 s, where a lookup by name alone is cached as "not found"
-// for 30 s.
-func (w *deathWatcher) list() error {
-	fd, err := openRetry(w.dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return &fs.PathError{Op: "open", Path: w.dir, Err: err}
-	}
-	defer syscall.Close(fd)
-	for {
-		n, err := syscall.ReadDirent(fd, w.dirBuf)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return &fs.PathError{Op: "readdirent", Path: w.dir, Err: err}
-		}
-		if n <= 0 {
-			return nil
-		}
+		w.log.Info("lost deaths (a dep's kubexit killed before it recorded Died) are not detected on this graveyard's filesystem: it does not share locks between mounts; deaths are judged by tombstones alone", "graveyard", w.dir, "filesystem", g.fsName)
 	}
 }
 
@@ -595,6 +374,9 @@ func (w *deathWatcher) pace(ctx context.Context, t pollTicker) pollTicker {
 			return t
 		}
 		w.tried = id
+		// Maybe another filesystem now: decided again.
+		w.g.decided = false
+		w.decideFS()
 	}
 	return w.watch(ctx, t)
 }
@@ -602,10 +384,10 @@ func (w *deathWatcher) pace(ctx context.Context, t pollTicker) pollTicker {
 // watch returns an inotify wake-up on the graveyard in place of t, or t
 // where it cannot be had.
 func (w *deathWatcher) watch(ctx context.Context, t pollTicker) pollTicker {
-	if !hintTrusted(w.dir) {
+	if !w.g.decide() || !w.g.hints {
 		return t
 	}
-	h, err := newHintTicker(ctx, w.dir, w.watched, w.wakeNames()...)
+	h, err := newHintTicker(ctx, w.dir, w.watched, wakeNames(w.deps)...)
 	if err != nil {
 		w.log.Debug("no inotify watch on the graveyard; polling every KUBEXIT_POLL_INTERVAL", "graveyard", w.dir, "err", err)
 		return t
@@ -613,17 +395,4 @@ func (w *deathWatcher) watch(ctx context.Context, t pollTicker) pollTicker {
 	w.log.Debug("graveyard watched with inotify: polls on each change, and every KUBEXIT_WATCHED_POLL_INTERVAL", "graveyard", w.dir, "interval", w.watched)
 	t.stop()
 	return h
-}
-
-// wakeNames are the names in the graveyard whose changes wake the poller:
-// each dep's tombstone and lock file, which are all a poll reads. Not
-// their temporary files: a tombstone is written as one and renamed, and the
-// rename names the tombstone; a wake-up on the temporary file would find
-// nothing new, and hold the one on the rename back by hintFloor.
-func (w *deathWatcher) wakeNames() []string {
-	names := make([]string, 0, 2*len(w.deps))
-	for _, d := range w.deps {
-		names = append(names, d, lockFileName(d))
-	}
-	return names
 }

@@ -309,8 +309,8 @@ func TestPollListsOnlyWhereNeeded(t *testing.T) {
 		defer os.RemoveAll(dir)
 		w, _ := testWatcher(dir, "main")
 		expectPoll(t, w, false, "no tombstone")
-		if w.listing == local {
-			t.Errorf("%s (%s, type %#x): listing %v", dir, c.fs, st.Type, w.listing)
+		if w.g.listing == local {
+			t.Errorf("%s (%s, type %#x): listing %v", dir, c.fs, st.Type, w.g.listing)
 		}
 		writeFile(t, dir, "main", diedYAML)
 		expectPoll(t, w, true, "main's Died tombstone")
@@ -330,7 +330,7 @@ func BenchmarkPollLargeGraveyard(b *testing.B) {
 		b.Run(fmt.Sprintf("listed=%v", listed), func(b *testing.B) {
 			w := newDeathWatcher(dir, []string{"main"}, time.Second, deathPolicy{On: deathOnAny}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
 			w.poll()
-			w.listing = w.listing || listed
+			w.g.listing = w.g.listing || listed
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, ok := w.poll(); ok {
@@ -554,7 +554,7 @@ func TestPollQuorumLostDeath(t *testing.T) {
 	w.deps, w.quorum = []string{"a", "b"}, 0
 	w.state = map[string]*depState{}
 	for _, d := range w.deps {
-		w.state[d] = &depState{lockPath: filepath.Join(dir, lockFileName(d))}
+		w.state[d] = &depState{}
 	}
 	expectPoll(t, w, false, "a lost, b alive")
 	writeFile(t, dir, "b", diedYAML)
