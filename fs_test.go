@@ -28,6 +28,8 @@ import (
 //	                           and the filesystem type READER_DIR must have
 //	KUBEXIT_FS_WRITER_DIR      the writer's path
 //	KUBEXIT_FS_READER_DIR      the reader's path onto the same files
+//	KUBEXIT_FS_BACKING_DIR     where writes through the reader's path land (default: the writer's)
+//	KUBEXIT_FS_PEER_DIR        optional: another path of the reader's kind (the other NFS mount)
 //	KUBEXIT_FS_REPEAT          runs of each scenario (default 5)
 //	KUBEXIT_FS_BOUND           overrides the bound (a Go duration)
 //
@@ -79,8 +81,11 @@ type fsBed struct {
 	// in (KUBEXIT_FS_BACKING_DIR; the writer's unless set: an overlay's is
 	// its upper directory).
 	backing string
-	bound   time.Duration
-	repeat  int
+	// peer is another path of the reader's kind onto the same files
+	// (KUBEXIT_FS_PEER_DIR, optional: the other NFS mount).
+	peer   string
+	bound  time.Duration
+	repeat int
 }
 
 var fsTestBed = &testBed[*fsBed]{
@@ -108,6 +113,7 @@ func checkFSBed() (*fsBed, error) {
 		writer:  os.Getenv("KUBEXIT_FS_WRITER_DIR"),
 		reader:  os.Getenv("KUBEXIT_FS_READER_DIR"),
 		backing: os.Getenv("KUBEXIT_FS_BACKING_DIR"),
+		peer:    os.Getenv("KUBEXIT_FS_PEER_DIR"),
 		repeat:  5,
 	}
 	if b.backing == "" {

@@ -15,7 +15,8 @@ import (
 const fsLockProbes = 5000
 
 // TestFSLock is the evidence for where lost deaths are judged by locks
-// (graveyard.go): a real kubexit holds its lock through the writer's path;
+// (graveyard.go): a real kubexit holds its lock through the writer's path
+// (and, where the bed has one, a peer's: another NFS mount);
 // the reader's path tests it fsLockProbes times (the raw lock, whatever
 // kubexit makes of it), then kubexit is SIGKILLed and the reader must see
 // the lock free. Where kubexit judges the live writer by its lock (the
@@ -24,9 +25,19 @@ const fsLockProbes = 5000
 // reported. hack/fs-test prints the "fs-lock:" line of every bed.
 func TestFSLock(t *testing.T) {
 	b := needFS(t)
-	name := fsName("locker", 0)
-	k := startKubexit(t, map[string]string{"KUBEXIT_NAME": name, "KUBEXIT_GRAVEYARD": b.writer}, "sleep", "600")
-	ts := waitTombstone(t, b.writer, name, "born", isBorn)
+	fsLockEvidence(t, b, b.writer, "live writer")
+	if b.peer != "" {
+		fsLockEvidence(t, b, b.peer, "live peer")
+	}
+}
+
+// fsLockEvidence runs TestFSLock's evidence with the lock's holder in
+// holderDir: the writer's path, or a peer's (another mount of the reader's
+// kind, as the sibling containers of a pod have).
+func fsLockEvidence(t *testing.T, b *fsBed, holderDir, holder string) {
+	name := fsName("locker", len(holder))
+	k := startKubexit(t, map[string]string{"KUBEXIT_NAME": name, "KUBEXIT_GRAVEYARD": holderDir}, "sleep", "600")
+	ts := waitTombstone(t, holderDir, name, "born", isBorn)
 	path, born := filepath.Join(b.reader, lockFileName(name)), tombstone{Born: ts.Born}.marshal()
 	buf := make([]byte, 0, maxLockFileSize)
 	raw := func() (lockState, error) {
@@ -78,10 +89,10 @@ func TestFSLock(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	sound := counts[lockHeld] == fsLockProbes && freeAfter >= 0
-	t.Logf("fs-lock: %s (%s): live writer, %d probes: held %d, free %d, no word %d, errors %d; after SIGKILL: free after %v; sound %v; kubexit uses locks here: %v (%v)",
-		b.name, g.fsName, fsLockProbes, counts[lockHeld], counts[lockFree], counts[lockNone], errs, freeAfter.Round(time.Microsecond), sound, uses, why)
+	t.Logf("fs-lock: %s (%s): %s, %d probes: held %d, free %d, no word %d, errors %d; after SIGKILL: free after %v; sound %v; kubexit uses locks here: %v (%v)",
+		b.name, g.fsName, holder, fsLockProbes, counts[lockHeld], counts[lockFree], counts[lockNone], errs, freeAfter.Round(time.Microsecond), sound, uses, why)
 	if uses && (!sound || judged != lockHeld) {
-		t.Errorf("kubexit judges by locks on %s (the live writer: %v), but they are not sound there: a live sibling would be judged dead (last error: %v)", g.fsName, judged, lastErr)
+		t.Errorf("kubexit judges by locks on %s (the "+holder+": %v), but they are not sound there: a live sibling would be judged dead (last error: %v)", g.fsName, judged, lastErr)
 	}
 	if after, _ := g.lockState(name, *ts.Born); uses && after != lockFree {
 		t.Errorf("after the SIGKILL kubexit judges the lock %v, want free", after)

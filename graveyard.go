@@ -210,7 +210,7 @@ func (g *graveyardReader) lockState(name string, born time.Time) (lockState, err
 		return lockNone, fmt.Errorf("lock file %s does not say how its holder sees it (a kubexit before 2026-12); lost deaths are not judged by it", path)
 	case view.fsType != g.fsType || view.fsType != unix.NFS_SUPER_MAGIC && view.dev != dev:
 		unix.Close(fd)
-		return lockNone, fmt.Errorf("its kubexit sees the graveyard through another mount (%s, device %d:%d) than this one (%s, device %d:%d), whose locks this one cannot see: an overlay or FUSE mount?",
+		return lockNone, fmt.Errorf("its kubexit sees the lock file through another mount (%s, device %d:%d) than this one (%s, device %d:%d), so its lock may not be seen here (an overlay or FUSE mount of this directory?)",
 			fsLabel(view.fsType), unix.Major(view.dev), unix.Minor(view.dev), g.fsName, unix.Major(dev), unix.Minor(dev))
 	}
 	held, err := testLock(fd, path)

@@ -127,6 +127,17 @@ func TestLockForeignFilesNeverADeath(t *testing.T) {
 	}
 }
 
+// lostDep is a watcher of main, whose kubexit, born at born, ended without
+// a word (its lock freed), on a clock that the test moves with advance.
+func lostDep(t *testing.T, born time.Time, policy deathPolicy) (w *deathWatcher, logs *syncBuffer, dir string, advance func(time.Duration)) {
+	dir = t.TempDir()
+	liveDep(t, dir, "main", born)()
+	w, logs = lockWatcher(t, dir, policy, "main")
+	now := time.Now()
+	w.now = func() time.Time { return now }
+	return w, logs, dir, func(d time.Duration) { now = now.Add(d) }
+}
+
 // Restarts and KUBEXIT_DEATH_ON: a lost death never counts under success;
 // under final it counts once it has stood for the settle time; a new life
 // (its lock, then its Born) undoes it.
@@ -134,9 +145,7 @@ func TestLockPolicies(t *testing.T) {
 	t.Parallel()
 	t.Run("success", func(t *testing.T) {
 		t.Parallel()
-		dir := t.TempDir()
-		liveDep(t, dir, "main", time.Now())()
-		w, logs := lockWatcher(t, dir, deathPolicy{On: deathOnSuccess}, "main")
+		w, logs, _, _ := lostDep(t, time.Now(), deathPolicy{On: deathOnSuccess})
 		for i := 0; i < 20; i++ {
 			if d, ok := w.poll(); ok {
 				t.Fatalf("a lost death counted under success: %+v", d)
@@ -148,30 +157,22 @@ func TestLockPolicies(t *testing.T) {
 	})
 	t.Run("final", func(t *testing.T) {
 		t.Parallel()
-		dir := t.TempDir()
-		liveDep(t, dir, "main", time.Now().Add(-time.Hour))()
-		w, _ := lockWatcher(t, dir, deathPolicy{On: deathOnFinal, Settle: 30 * time.Second}, "main")
-		now := time.Now()
-		w.now = func() time.Time { return now }
+		w, _, _, advance := lostDep(t, time.Now().Add(-time.Hour), deathPolicy{On: deathOnFinal, Settle: 30 * time.Second})
 		if _, ok := w.poll(); ok {
 			t.Fatal("counted before the settle time (measured from when it was first seen)")
 		}
-		now = now.Add(29 * time.Second)
+		advance(29 * time.Second)
 		if _, ok := w.poll(); ok {
 			t.Fatal("counted at 29s")
 		}
-		now = now.Add(time.Second)
+		advance(time.Second)
 		if d, ok := w.poll(); !ok || !d.List[0].Lost {
 			t.Fatalf("not counted at 30s: %+v %v", d, ok)
 		}
 	})
 	t.Run("reborn", func(t *testing.T) {
 		t.Parallel()
-		dir := t.TempDir()
-		liveDep(t, dir, "main", time.Now().Add(-time.Minute))()
-		w, logs := lockWatcher(t, dir, deathPolicy{On: deathOnFinal, Settle: 30 * time.Second}, "main")
-		now := time.Now()
-		w.now = func() time.Time { return now }
+		w, logs, dir, advance := lostDep(t, time.Now().Add(-time.Minute), deathPolicy{On: deathOnFinal, Settle: 30 * time.Second})
 		w.poll()
 		// The restarted dep's kubexit takes its lock first, then writes Born.
 		newBorn := time.Now()
@@ -180,7 +181,7 @@ func TestLockPolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer unix.Close(fd)
-		now = now.Add(time.Minute)
+		advance(time.Minute)
 		if d, ok := w.poll(); ok {
 			t.Fatalf("counted while the new life holds its lock: %+v", d)
 		}
