@@ -201,11 +201,6 @@ func inClusterConfig(env apiEnv) (*rest.Config, error) {
 	return rc, nil
 }
 
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 // tokenIdentity reads, without verifying it, the subject of a service
 // account token (a JWT): "NAMESPACE/NAME" for a service account, else the
 // subject as user. Empty when the token is not a JWT.

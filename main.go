@@ -68,12 +68,6 @@ func isOption(args []string) bool {
 	return len(args) > 0 && args[0] != "--" && strings.HasPrefix(args[0], "-")
 }
 
-// Exit statuses of kubexit itself; otherwise it exits with its child's status.
-const (
-	exitInternal = 1 // kubexit could not do its job (graveyard not writable, birth deps not ready)
-	exitUsage    = 2 // bad arguments or KUBEXIT_* values
-)
-
 // run is kubexit's whole life; it returns the exit status. stdout is only
 // for kubexit's own commands (--status, --help...): with a child, it is the
 // child's alone.
@@ -402,7 +396,7 @@ func (s *supervisor) signalBeforeStart(sig os.Signal) *outcome {
 		s.log.Debug("signal dropped: no child yet", "signal", signalName(sig))
 		return nil
 	}
-	code := 128 + int(sig.(syscall.Signal))
+	code := signalStatus(sig.(syscall.Signal))
 	s.log.Warn("signal received before the child started; not starting it", "signal", signalName(sig), "exit_code", code)
 	return &outcome{code, "not started: received " + signalName(sig), causeSignal}
 }
@@ -421,7 +415,7 @@ func (s *supervisor) notStarted(ds deathSet, how string) outcome {
 	what := ds.describe(how)
 	s.log.Warn(what+"; not starting the child", ds.logAttrs()...)
 	s.callDeathURLs(ds)
-	return outcome{128 + int(syscall.SIGTERM), "not started: " + what, causeDeathDep}
+	return outcome{signalStatus(syscall.SIGTERM), "not started: " + what, causeDeathDep}
 }
 
 // runWithoutChild is kubexit as a watcher container: no child, it waits for
@@ -443,7 +437,7 @@ func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan dea
 			return s.deathWithoutChild(d)
 		case sig := <-signals:
 			if terminating(sig) {
-				return outcome{128 + int(sig.(syscall.Signal)), "received " + signalName(sig), causeSignal}
+				return outcome{signalStatus(sig.(syscall.Signal)), "received " + signalName(sig), causeSignal}
 			}
 		}
 	}
@@ -693,45 +687,5 @@ func (s *supervisor) writeTerminationMessage(code int, reason string) {
 	}
 }
 
-// writeNonBlocking replaces path's content with data (creating the file if
-// create is set) without ever blocking: kubexit writes it on its way out,
-// and a termination log that is a FIFO with no reader, or a full pipe,
-// must not keep it from exiting. Plain system calls: an os.File would wait
-// in the network poller for a FIFO to become writable.
-func writeNonBlocking(path string, create bool, data []byte) error {
-	flags := syscall.O_WRONLY | syscall.O_TRUNC | syscall.O_NONBLOCK | syscall.O_NOCTTY | syscall.O_CLOEXEC
-	if create {
-		flags |= syscall.O_CREAT
-	}
-	fd, err := openRetry(path, flags, 0o644)
-	if err != nil {
-		if err == syscall.ENXIO {
-			return &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("a FIFO with no reader: %w", err)}
-		}
-		return &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer syscall.Close(fd)
-	for len(data) > 0 {
-		n, err := syscall.Write(fd, data)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err != nil:
-			return &os.PathError{Op: "write", Path: path, Err: err}
-		}
-		data = data[n:]
-	}
-	return nil
-}
-
 // maxTerminationMessage is what Kubernetes keeps of a termination message.
 const maxTerminationMessage = 4096
-
-// describeStatus says how the child ended: "3", "137" (its own exit 137),
-// or "143 (SIGTERM)" when SIGTERM killed it.
-func describeStatus(end childEnd) string {
-	if end.signal != 0 {
-		return fmt.Sprintf("%d (%s)", end.code, signalName(end.signal))
-	}
-	return fmt.Sprint(end.code)
-}
