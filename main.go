@@ -174,38 +174,6 @@ func (s *supervisor) configure(cfgErr error) *outcome {
 	return &outcome{exitUsage, "invalid configuration: " + strings.Join(reasons, "; "), causeFailure}
 }
 
-// preflight runs the --check checks with KUBEXIT_PREFLIGHT, and ends the life
-// when one fails, or (strict) when unknown, the checks of unknown KUBEXIT_*
-// variables logged at start-up, holds a failure.
-func (s *supervisor) preflight(unknown []check) *outcome {
-	if !s.cfg.Preflight {
-		return nil
-	}
-	var failures []string
-	for _, c := range unknown {
-		if c.Level == checkFail {
-			failures = append(failures, c.Message)
-		}
-	}
-	for _, c := range preflight(s.cfg, s.api) {
-		switch c.Level {
-		case checkOK:
-			s.log.Info("preflight ok: " + c.Message)
-		case checkWarn:
-			s.log.Warn("preflight: " + c.Message)
-		default:
-			s.log.Error("preflight: " + c.Message)
-			failures = append(failures, c.Message)
-		}
-	}
-	if len(failures) == 0 {
-		return nil
-	}
-	// A graveyard that failed was said among the checks: no tombstone.
-	s.noGraveyard = graveyardUsable(s.cfg.Graveyard) != nil
-	return &outcome{exitInternal, "not started: preflight failed: " + strings.Join(failures, "; "), causeFailure}
-}
-
 // refuseName ends a life whose KUBEXIT_NAME another live kubexit holds
 // (its life lock, lock.go): two containers given one name. The other's
 // tombstone, lock and hold file are its own, so nothing is written; exit 2,
@@ -424,4 +392,21 @@ func (s *supervisor) recordBirth() error {
 	}
 	s.born = &now
 	return nil
+}
+
+// recordDeath writes Died and ExitCode (keeping Born if the child was born).
+// A failure is logged, not fatal: kubexit still exits with the child's status.
+func (s *supervisor) recordDeath(code int) {
+	if s.noGraveyard || s.nameInUse {
+		return // said at start-up
+	}
+	if s.cfg.Name == "" || s.cfg.Graveyard == "" {
+		s.log.Warn("no tombstone written: " + whyNoTombstone(s.cfg, s.cfgErr))
+		return
+	}
+	now := time.Now()
+	t := tombstone{Born: s.born, Died: &now, ExitCode: &code}
+	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, t); err != nil {
+		s.log.Error("cannot record death", "err", err)
+	}
 }

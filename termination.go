@@ -1,33 +1,14 @@
 package main
 
-// What kubexit leaves behind when it ends: Died and ExitCode in its
-// tombstone, and the termination message Kubernetes shows in the
-// container's status.
+// The epilogue's messages: the termination message Kubernetes shows in the
+// container's status, and why no tombstone could be written.
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"time"
 )
-
-// recordDeath writes Died and ExitCode (keeping Born if the child was born).
-// A failure is logged, not fatal: kubexit still exits with the child's status.
-func (s *supervisor) recordDeath(code int) {
-	if s.noGraveyard || s.nameInUse {
-		return // said at start-up
-	}
-	if s.cfg.Name == "" || s.cfg.Graveyard == "" {
-		s.log.Warn("no tombstone written: " + whyNoTombstone(s.cfg, s.cfgErr))
-		return
-	}
-	now := time.Now()
-	t := tombstone{Born: s.born, Died: &now, ExitCode: &code}
-	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, t); err != nil {
-		s.log.Error("cannot record death", "err", err)
-	}
-}
 
 // whyNoTombstone says which of KUBEXIT_NAME and KUBEXIT_GRAVEYARD leaves no
 // tombstone to write, and why: unset, or invalid (the parser's reason).

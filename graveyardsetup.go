@@ -1,7 +1,7 @@
 package main
 
-// The graveyard directory itself: whether this user can create tombstones
-// in it, and the temporary files a killed kubexit left there.
+// Setting up the graveyard at start-up: whether this user can create
+// tombstones in it, and removing the temporary files a killed kubexit left.
 
 import (
 	"fmt"
