@@ -1,5 +1,8 @@
 package main
 
+// The child: starting it, signalling it (or its process group), waiting for
+// it, and reaping orphans as PID 1 or a subreaper.
+
 import (
 	"bytes"
 	"fmt"

@@ -201,11 +201,6 @@ func inClusterConfig(env apiEnv) (*rest.Config, error) {
 	return rc, nil
 }
 
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 // tokenIdentity reads, without verifying it, the subject of a service
 // account token (a JWT): "NAMESPACE/NAME" for a service account, else the
 // subject as user. Empty when the token is not a JWT.
@@ -273,18 +268,25 @@ func (h slogWarnings) HandleWarningHeaderWithContext(_ context.Context, code int
 // pod is the part of a core/v1 Pod that readiness reads, with the API's JSON
 // field names. Fields it does not name are ignored, as a typed client would.
 type pod struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Spec struct {
-		Containers     []container `json:"containers"`
-		InitContainers []container `json:"initContainers"`
-	} `json:"spec"`
-	Status struct {
-		Phase                 string            `json:"phase"`
-		ContainerStatuses     []containerStatus `json:"containerStatuses"`
-		InitContainerStatuses []containerStatus `json:"initContainerStatuses"`
-	} `json:"status"`
+	Metadata objectMeta `json:"metadata"`
+	Spec     podSpec    `json:"spec"`
+	Status   podStatus  `json:"status"`
+}
+
+// objectMeta is the part of an object's metadata that kubexit reads.
+type objectMeta struct {
+	Name string `json:"name"`
+}
+
+type podSpec struct {
+	Containers     []container `json:"containers"`
+	InitContainers []container `json:"initContainers"`
+}
+
+type podStatus struct {
+	Phase                 string            `json:"phase"`
+	ContainerStatuses     []containerStatus `json:"containerStatuses"`
+	InitContainerStatuses []containerStatus `json:"initContainerStatuses"`
 }
 
 type container struct {

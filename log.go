@@ -1,5 +1,8 @@
 package main
 
+// Kubexit's log: log/slog records on stderr only, as text lines that start
+// with "kubexit: " or as JSON, written without raising SIGPIPE.
+
 import (
 	"fmt"
 	"io"

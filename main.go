@@ -37,14 +37,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -68,12 +65,6 @@ func isOption(args []string) bool {
 	return len(args) > 0 && args[0] != "--" && strings.HasPrefix(args[0], "-")
 }
 
-// Exit statuses of kubexit itself; otherwise it exits with its child's status.
-const (
-	exitInternal = 1 // kubexit could not do its job (graveyard not writable, birth deps not ready)
-	exitUsage    = 2 // bad arguments or KUBEXIT_* values
-)
-
 // run is kubexit's whole life; it returns the exit status. stdout is only
 // for kubexit's own commands (--status, --help...): with a child, it is the
 // child's alone.
@@ -94,52 +85,6 @@ func run(args, environ []string, signals <-chan os.Signal, stdout, stderr io.Wri
 		noChild:   len(args) == 0,
 	}
 	return s.end(s.run(args, environ, signals, cfgErr))
-}
-
-// supervisor runs one child and keeps its tombstone.
-type supervisor struct {
-	cfg       config
-	cfgErr    error // cfg's problems, nil when it is valid
-	log       *slog.Logger
-	api       apiEnv
-	deathURLs deathURLTimings
-	// noChild is set when kubexit runs without a command, only to call
-	// KUBEXIT_DEATH_URLS when a death dep dies.
-	noChild bool
-	// noGraveyard is set when the graveyard was found unusable at
-	// start-up: that was said once, and no tombstone is tried.
-	noGraveyard bool
-	// nameInUse is set when another live kubexit holds this name's life
-	// lock: the tombstone is that one's, and is not written.
-	nameInUse bool
-	born      *time.Time // when Born was recorded
-	// deathCalls tracks the KUBEXIT_DEATH_URLS calls in flight; kubexit
-	// lets them finish before it exits.
-	deathCalls       sync.WaitGroup
-	deathCallsFailed atomic.Bool
-}
-
-// outcome is how kubexit's life ended: what the epilogue records and reports.
-type outcome struct {
-	// status is the child's exit status, or kubexit's own when there is no
-	// child: what the tombstone records as ExitCode.
-	status int
-	reason string // one line, for the termination message
-	cause  cause
-}
-
-// cause is what ended kubexit's life.
-type cause int
-
-const (
-	causeChild    cause = iota // the child exited (by itself, or on a forwarded signal)
-	causeDeathDep              // a death dep died: the child was terminated, or never started
-	causeSignal                // a terminating signal before the child started
-	causeFailure               // kubexit could not do its job: configuration, preflight, birth deps, start
-)
-
-func (c cause) String() string {
-	return [...]string{"child exited", "death dep died", "signal", "failure"}[c]
 }
 
 // run is kubexit's life as a state machine. Each phase either goes on to the
@@ -229,38 +174,6 @@ func (s *supervisor) configure(cfgErr error) *outcome {
 	return &outcome{exitUsage, "invalid configuration: " + strings.Join(reasons, "; "), causeFailure}
 }
 
-// preflight runs the --check checks with KUBEXIT_PREFLIGHT, and ends the life
-// when one fails, or (strict) when unknown, the checks of unknown KUBEXIT_*
-// variables logged at start-up, holds a failure.
-func (s *supervisor) preflight(unknown []check) *outcome {
-	if !s.cfg.Preflight {
-		return nil
-	}
-	var failures []string
-	for _, c := range unknown {
-		if c.Level == checkFail {
-			failures = append(failures, c.Message)
-		}
-	}
-	for _, c := range preflight(s.cfg, s.api) {
-		switch c.Level {
-		case checkOK:
-			s.log.Info("preflight ok: " + c.Message)
-		case checkWarn:
-			s.log.Warn("preflight: " + c.Message)
-		default:
-			s.log.Error("preflight: " + c.Message)
-			failures = append(failures, c.Message)
-		}
-	}
-	if len(failures) == 0 {
-		return nil
-	}
-	// A graveyard that failed was said among the checks: no tombstone.
-	s.noGraveyard = graveyardUsable(s.cfg.Graveyard) != nil
-	return &outcome{exitInternal, "not started: preflight failed: " + strings.Join(failures, "; "), causeFailure}
-}
-
 // refuseName ends a life whose KUBEXIT_NAME another live kubexit holds
 // (its life lock, lock.go): two containers given one name. The other's
 // tombstone, lock and hold file are its own, so nothing is written; exit 2,
@@ -326,115 +239,11 @@ func (s *supervisor) watchDeathDeps(ctx context.Context) (<-chan deathSet, *outc
 	return deaths, nil
 }
 
-// waitForBirthDeps blocks until the birth deps are ready and the birth
-// probes pass. While it waits, a death dep dying, a terminating signal or a
-// failed wait ends the life without a child.
-func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Signal, deaths <-chan deathSet) *outcome {
-	if len(s.cfg.BirthDeps) == 0 && len(s.cfg.BirthProbes) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	result := make(chan error, 1)
-	go func() { result <- s.birthWait(ctx) }()
-	for {
-		select {
-		case err := <-result:
-			if err == nil {
-				return nil
-			}
-			what := "cannot wait for birth deps"
-			if errors.Is(err, errProbesTimedOut) {
-				what = "birth probes timed out" // err names each failing probe
-			}
-			s.log.Error(what+"; not starting the child", "err", err)
-			return &outcome{exitInternal, "not started: " + err.Error(), causeFailure}
-		case d := <-deaths:
-			o := s.notStarted(d, "died while waiting for birth deps")
-			return &o
-		case sig := <-signals:
-			if o := s.signalBeforeStart(sig); o != nil {
-				return o
-			}
-		}
-	}
-}
-
-// birthWait is the wait itself: the probes (probes.go) and the API wait
-// (a client for this pod, then the poll), each only when configured, at the
-// same time and each within KUBEXIT_BIRTH_TIMEOUT; both must hold, and the
-// first to fail ends the other. Without KUBEXIT_BIRTH_DEPS nothing of the
-// Kubernetes API is touched: no token, no client config, no connection.
-func (s *supervisor) birthWait(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var waits []func(context.Context) error
-	if len(s.cfg.BirthProbes) > 0 {
-		p := birthProbes{Probes: s.cfg.BirthProbes, Timeout: s.cfg.BirthTimeout, Interval: s.cfg.ReadinessInterval}
-		waits = append(waits, func(ctx context.Context) error { return waitForProbes(ctx, p, s.log) })
-	}
-	if len(s.cfg.BirthDeps) > 0 {
-		waits = append(waits, func(ctx context.Context) error {
-			client, err := newPodClient(s.api, s.cfg.PodName, s.cfg.Namespace, s.log)
-			if err != nil {
-				return err
-			}
-			b := birthDeps{Deps: s.cfg.BirthDeps, Self: s.cfg.Name, Timeout: s.cfg.BirthTimeout, Interval: s.cfg.ReadinessInterval}
-			return waitForBirthDeps(ctx, b, client, s.log)
-		})
-	}
-	results := make(chan error, len(waits))
-	for _, w := range waits {
-		go func() { results <- w(ctx) }()
-	}
-	for range waits {
-		if err := <-results; err != nil {
-			return err // the deferred cancel ends the other wait
-		}
-	}
-	return nil
-}
-
-// signalBeforeStart is the outcome of a terminating signal that arrived
-// before the child started (128+N); nil for other signals, which are dropped.
-func (s *supervisor) signalBeforeStart(sig os.Signal) *outcome {
-	if !terminating(sig) {
-		s.log.Debug("signal dropped: no child yet", "signal", signalName(sig))
-		return nil
-	}
-	code := 128 + int(sig.(syscall.Signal))
-	s.log.Warn("signal received before the child started; not starting it", "signal", signalName(sig), "exit_code", code)
-	return &outcome{code, "not started: received " + signalName(sig), causeSignal}
-}
-
-// notStarted is the outcome of death deps' deaths (the quorum) before the
-// child started: 143, as if the child had been terminated by SIGTERM for
-// that reason. Without a child (only KUBEXIT_DEATH_URLS to call), it is the
-// normal end.
-func (s *supervisor) notStarted(ds deathSet, how string) outcome {
-	if s.noChild {
-		return s.deathWithoutChild(ds)
-	}
-	if ds.single() && ds.List[0].Lost {
-		how += " (its kubexit ended without recording a death)"
-	}
-	what := ds.describe(how)
-	s.log.Warn(what+"; not starting the child", ds.logAttrs()...)
-	s.callDeathURLs(ds)
-	return outcome{128 + int(syscall.SIGTERM), "not started: " + what, causeDeathDep}
-}
-
 // runWithoutChild is kubexit as a watcher container: no child, it waits for
 // a death dep to die and calls KUBEXIT_DEATH_URLS.
 func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan deathSet) outcome {
-	err := s.recordBirth()
-	if errors.Is(err, errLockHeld) {
-		_, born := lockHolder(s.cfg.Graveyard, s.cfg.Name)
-		return *s.refuseName(born)
-	}
-	if err != nil {
-		s.log.Error("cannot record birth", "err", err)
-		return outcome{exitInternal, "cannot record birth: " + err.Error(), causeFailure}
+	if o := s.recordBirthOrEnd(); o != nil {
+		return *o
 	}
 	s.log.Info("no command: waiting for a death dep to die, then calling the death URLs", "urls", strings.Join(s.cfg.DeathURLs, ","))
 	for {
@@ -443,22 +252,10 @@ func (s *supervisor) runWithoutChild(signals <-chan os.Signal, deaths <-chan dea
 			return s.deathWithoutChild(d)
 		case sig := <-signals:
 			if terminating(sig) {
-				return outcome{128 + int(sig.(syscall.Signal)), "received " + signalName(sig), causeSignal}
+				return outcome{signalStatus(sig.(syscall.Signal)), "received " + signalName(sig), causeSignal}
 			}
 		}
 	}
-}
-
-// deathWithoutChild calls the death URLs for the deaths of the quorum and
-// waits for them: exit 0, or 1 if a call failed.
-func (s *supervisor) deathWithoutChild(ds deathSet) outcome {
-	s.log.Info(ds.headline(), ds.logAttrs()...)
-	s.callDeathURLs(ds)
-	what := ds.describe("died")
-	if !s.waitDeathCalls() {
-		return outcome{exitInternal, what + "; a death URL call failed", causeDeathDep}
-	}
-	return outcome{0, what + "; death URLs called", causeDeathDep}
 }
 
 // runChild starts the child and supervises it until it exits.
@@ -472,14 +269,8 @@ func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-
 	}
 	// Born is recorded before the child starts, so that a graveyard kubexit
 	// cannot write stops it before there is a child to account for.
-	err := s.recordBirth()
-	if errors.Is(err, errLockHeld) {
-		_, born := lockHolder(s.cfg.Graveyard, s.cfg.Name)
-		return *s.refuseName(born)
-	}
-	if err != nil {
-		s.log.Error("cannot record birth; not starting the child", "err", err)
-		return outcome{exitInternal, "not started: cannot record birth: " + err.Error(), causeFailure}
+	if o := s.recordBirthOrEnd(); o != nil {
+		return *o
 	}
 	reaper, sigchld := becomeReaper(s.cfg.Subreaper, s.log)
 	c, err := startChild(args, s.cfg.ProcessGroup, s.log)
@@ -488,6 +279,26 @@ func (s *supervisor) runChild(args []string, signals <-chan os.Signal, deaths <-
 	}
 	s.log.Info("child started", "pid", c.pid(), "command", args[0], "process_group", s.cfg.ProcessGroup, "reaper", reaper)
 	return s.supervise(c, c.wait(reaper, sigchld), signals, deaths)
+}
+
+// recordBirthOrEnd records Born (recordBirth), or returns the outcome that
+// ends the life: a name another live kubexit holds is refused (refuseName),
+// any other failure is exit 1.
+func (s *supervisor) recordBirthOrEnd() *outcome {
+	err := s.recordBirth()
+	if errors.Is(err, errLockHeld) {
+		_, born := lockHolder(s.cfg.Graveyard, s.cfg.Name)
+		return s.refuseName(born)
+	}
+	if err == nil {
+		return nil
+	}
+	what, reason := "cannot record birth; not starting the child", "not started: cannot record birth: "
+	if s.noChild {
+		what, reason = "cannot record birth", "cannot record birth: "
+	}
+	s.log.Error(what, "err", err)
+	return &outcome{exitInternal, reason + err.Error(), causeFailure}
 }
 
 // pending is the outcome of a death or a terminating signal that arrived
@@ -563,59 +374,6 @@ func (s *supervisor) forward(c *child, sig os.Signal) {
 	}
 }
 
-// childExited is the outcome of the child's end: a signal is named only
-// when one killed it, not for its own exit 128+N.
-func (s *supervisor) childExited(c *child, end childEnd, killedBy string, killed bool) outcome {
-	code := end.code
-	attrs := []any{"exit_code", code}
-	if end.signal != 0 {
-		attrs = append(attrs, "signal", signalName(end.signal))
-	}
-	s.log.Info("child exited", attrs...)
-	if c.group {
-		// Leftovers of the child's process group go with it.
-		c.signal(syscall.SIGTERM)
-	}
-	switch {
-	case killed:
-		return outcome{code, fmt.Sprintf("child killed after the grace period (%v) because %s", s.cfg.GracePeriod, killedBy), causeDeathDep}
-	case killedBy != "":
-		return outcome{code, fmt.Sprintf("child terminated because %s; it exited %s", killedBy, describeStatus(end)), causeDeathDep}
-	}
-	return outcome{code, "child exited " + describeStatus(end), causeChild}
-}
-
-// startFailed is the outcome of a child that could not be started. Born,
-// if already written, is taken back: the tombstone will say the child never
-// started (a script without a shebang, a missing interpreter: 126, 127).
-func (s *supervisor) startFailed(command string, err error) outcome {
-	s.born = nil
-	code := startFailureStatus(err)
-	s.log.Error("cannot start the child", "command", command, "err", err, "exit_code", code)
-	return outcome{code, fmt.Sprintf("cannot start %s: %v", command, err), causeFailure}
-}
-
-// callDeathURLs starts calling KUBEXIT_DEATH_URLS, if any, for the deaths
-// of the quorum: once, when it is met.
-func (s *supervisor) callDeathURLs(ds deathSet) {
-	if len(s.cfg.DeathURLs) == 0 {
-		return
-	}
-	// The calls' logs name the dep ("dep"), or the deps ("deps").
-	log := s.log.With(ds.logAttrs()[:2]...)
-	s.deathCalls.Go(func() {
-		if err := callDeathURLs(context.Background(), s.deathURLs, s.cfg.DeathURLs, s.cfg.DeathURLMethod, log); err != nil {
-			s.deathCallsFailed.Store(true)
-		}
-	})
-}
-
-// waitDeathCalls waits for the death URL calls in flight; false if any failed.
-func (s *supervisor) waitDeathCalls() bool {
-	s.deathCalls.Wait()
-	return !s.deathCallsFailed.Load()
-}
-
 // recordBirth takes this process's life lock, then writes Born: once Born
 // is there, a free lock means that the process is gone (lock.go). A lock
 // another live process holds (one taken since start-up's look) is
@@ -671,87 +429,4 @@ func (s *supervisor) recordDeath(code int) {
 	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, t); err != nil {
 		s.log.Error("cannot record death", "err", err)
 	}
-}
-
-// whyNoTombstone says which of KUBEXIT_NAME and KUBEXIT_GRAVEYARD leaves no
-// tombstone to write, and why: unset, or invalid (the parser's reason).
-func whyNoTombstone(cfg config, cfgErr error) string {
-	var reasons []string
-	for _, v := range []struct{ name, value string }{{"KUBEXIT_NAME", cfg.Name}, {"KUBEXIT_GRAVEYARD", cfg.Graveyard}} {
-		if v.value != "" {
-			continue
-		}
-		why := v.name + " is unset"
-		for _, err := range unjoin(cfgErr) {
-			var ce *configError
-			if errors.As(err, &ce) && ce.Var == v.name && ce.Value != "" {
-				why = "invalid " + err.Error()
-				break
-			}
-		}
-		reasons = append(reasons, why)
-	}
-	return strings.Join(reasons, "; ")
-}
-
-// writeTerminationMessage writes the reason for kubexit's exit, one line, to
-// the termination log: Kubernetes shows it in the container's status as its
-// termination message.
-func (s *supervisor) writeTerminationMessage(code int, reason string) {
-	path := s.cfg.TerminationLog
-	if path == "" {
-		return
-	}
-	msg := oneLine(fmt.Sprintf("kubexit: exit %d: %s", code, reason))
-	if len(msg) > maxTerminationMessage {
-		msg = msg[:maxTerminationMessage-3] + "..."
-	}
-	err := writeNonBlocking(path, s.cfg.TerminationLogExplicit, []byte(msg+"\n"))
-	// The default path is only written where Kubernetes provides it.
-	if err != nil && (s.cfg.TerminationLogExplicit || !errors.Is(err, os.ErrNotExist)) {
-		s.log.Warn("cannot write the termination message", "path", path, "err", err)
-	}
-}
-
-// writeNonBlocking replaces path's content with data (creating the file if
-// create is set) without ever blocking: kubexit writes it on its way out,
-// and a termination log that is a FIFO with no reader, or a full pipe,
-// must not keep it from exiting. Plain system calls: an os.File would wait
-// in the network poller for a FIFO to become writable.
-func writeNonBlocking(path string, create bool, data []byte) error {
-	flags := syscall.O_WRONLY | syscall.O_TRUNC | syscall.O_NONBLOCK | syscall.O_NOCTTY | syscall.O_CLOEXEC
-	if create {
-		flags |= syscall.O_CREAT
-	}
-	fd, err := openRetry(path, flags, 0o644)
-	if err != nil {
-		if err == syscall.ENXIO {
-			return &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("a FIFO with no reader: %w", err)}
-		}
-		return &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer syscall.Close(fd)
-	for len(data) > 0 {
-		n, err := syscall.Write(fd, data)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err != nil:
-			return &os.PathError{Op: "write", Path: path, Err: err}
-		}
-		data = data[n:]
-	}
-	return nil
-}
-
-// maxTerminationMessage is what Kubernetes keeps of a termination message.
-const maxTerminationMessage = 4096
-
-// describeStatus says how the child ended: "3", "137" (its own exit 137),
-// or "143 (SIGTERM)" when SIGTERM killed it.
-func describeStatus(end childEnd) string {
-	if end.signal != 0 {
-		return fmt.Sprintf("%d (%s)", end.code, signalName(end.signal))
-	}
-	return fmt.Sprint(end.code)
 }

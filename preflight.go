@@ -85,6 +85,38 @@ func preflight(cfg config, env apiEnv) []check {
 	return checks
 }
 
+// preflight runs the --check checks with KUBEXIT_PREFLIGHT, and ends the life
+// when one fails, or (strict) when unknown, the checks of unknown KUBEXIT_*
+// variables logged at start-up, holds a failure.
+func (s *supervisor) preflight(unknown []check) *outcome {
+	if !s.cfg.Preflight {
+		return nil
+	}
+	var failures []string
+	for _, c := range unknown {
+		if c.Level == checkFail {
+			failures = append(failures, c.Message)
+		}
+	}
+	for _, c := range preflight(s.cfg, s.api) {
+		switch c.Level {
+		case checkOK:
+			s.log.Info("preflight ok: " + c.Message)
+		case checkWarn:
+			s.log.Warn("preflight: " + c.Message)
+		default:
+			s.log.Error("preflight: " + c.Message)
+			failures = append(failures, c.Message)
+		}
+	}
+	if len(failures) == 0 {
+		return nil
+	}
+	// A graveyard that failed was said among the checks: no tombstone.
+	s.noGraveyard = graveyardUsable(s.cfg.Graveyard) != nil
+	return &outcome{exitInternal, "not started: preflight failed: " + strings.Join(failures, "; "), causeFailure}
+}
+
 // checkProbes tries each birth probe once (all at once, each within
 // probeAttemptTimeout) and says what it saw. A probe not passing yet is a
 // warning, never a failure: at start-up the sibling is usually not serving
@@ -110,7 +142,6 @@ func checkProbes(probes []probe) []check {
 	return checks
 }
 
-// failed tells whether any check failed.
 // unknownChecks reports the unknown KUBEXIT_* variables of environ: each a
 // WARN (it is ignored), or with strict a FAIL.
 func unknownChecks(environ []string, strict bool) []check {
@@ -126,6 +157,7 @@ func unknownChecks(environ []string, strict bool) []check {
 	return checks
 }
 
+// failed tells whether any check failed.
 func failed(checks []check) bool {
 	for _, c := range checks {
 		if c.Level == checkFail {

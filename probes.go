@@ -119,23 +119,6 @@ func parseFileProbe(p probe, u *url.URL) (probe, error) {
 	return p, nil
 }
 
-// parseBirthProbes is KUBEXIT_BIRTH_PROBES' parser.
-func parseBirthProbes(c *config, raw string) error {
-	var probes []probe
-	_, problems := splitList(raw, func(item string) error {
-		p, err := parseProbe(item)
-		if err == nil {
-			probes = append(probes, p)
-		}
-		return err
-	})
-	c.BirthProbes = probes
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
-}
-
 // prober tries probes. Its HTTP client is the kubelet's httpGet, as far as
 // it matters here: no certificate verification, no proxy, no keep-alive,
 // redirects followed only to the same host (at most 10), and a redirect to

@@ -1,11 +1,11 @@
 package main
 
+// Signals: which ones are forwarded to the child, which end kubexit before
+// the child starts, the subscription to them, and their names.
+
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -149,51 +149,6 @@ func statusSignalMask(status, key string) (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s line in /proc/PID/status", key)
-}
-
-// exitStatus turns a finished child into the status a shell would report:
-// its exit code, or 128+N when signal N killed it (as sh, tini and dumb-init
-// do, and as Kubernetes podFailurePolicy rules expect).
-func exitStatus(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
-		return waitStatusCode(ws)
-	}
-	return ps.ExitCode()
-}
-
-func waitStatusCode(ws syscall.WaitStatus) int { return waitStatusEnd(ws).code }
-
-// childEnd is how a child ended: its status as exitStatus gives it and,
-// only when a signal killed it, that signal. A child's own exit 137 is
-// status 137 too, but no SIGKILL.
-type childEnd struct {
-	code   int
-	signal syscall.Signal // 0: the child exited by itself
-}
-
-func waitStatusEnd(ws syscall.WaitStatus) childEnd {
-	if ws.Signaled() {
-		return childEnd{128 + int(ws.Signal()), ws.Signal()}
-	}
-	return childEnd{code: ws.ExitStatus()}
-}
-
-// processEnd is waitStatusEnd for a finished os/exec child.
-func processEnd(ps *os.ProcessState) childEnd {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
-		return waitStatusEnd(ws)
-	}
-	return childEnd{code: ps.ExitCode()}
-}
-
-// startFailureStatus maps a failure to start the child to a shell's status:
-// 127 when the command does not exist, 126 when it exists but cannot be
-// executed.
-func startFailureStatus(err error) int {
-	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-		return 127
-	}
-	return 126
 }
 
 // signalName is "SIGTERM" for syscall.SIGTERM.

@@ -1,5 +1,9 @@
 package main
 
+// Tombstones: their format (the original kubexit's, byte for byte), reading
+// them leniently, and writing them atomically or, on a full filesystem, in
+// place.
+
 import (
 	"bytes"
 	"errors"
@@ -146,27 +150,6 @@ func (e cutError) Error() string {
 
 func (e cutError) Unwrap() error { return e.err }
 
-// graveyardFix is what to do about a graveyard kubexit cannot use, for
-// the start-up error and for --check.
-const graveyardFix = "mount a shared volume there (an emptyDir) writable by this container's user, or set KUBEXIT_GRAVEYARD"
-
-// graveyardUsable creates a missing graveyard (0755, as a tombstone write
-// would) and tells whether this user may create files in it. It creates no
-// file: access(2) asks the kernel (mode bits, ACLs, a read-only mount; on
-// NFS, the server), so siblings' watches see nothing and a restart on a full
-// filesystem, which can still rewrite its tombstone in place, is not refused.
-// access(2) judges by the real user, which is kubexit's effective one: it is
-// never installed setuid.
-func graveyardUsable(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
-		return fmt.Errorf("cannot create files in %s: %w", dir, err)
-	}
-	return nil
-}
-
 // writeTombstone writes t to <dir>/<name>, creating a missing graveyard
 // (0755). It replaces the file atomically when it can (replaceTombstone: a
 // reader sees the old content or the new, never a part). When that fails —
@@ -312,137 +295,7 @@ func rewriteTombstone(path string, content []byte) error {
 	return fsyncRetry(fd, path)
 }
 
-// preadFull reads len(b) bytes at off, or up to the end of the file.
-func preadFull(fd int, b []byte, off int64) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := unix.Pread(fd, b[n:], off+int64(n))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		if m == 0 {
-			break
-		}
-		n += m
-	}
-	return n, nil
-}
-
-// pwriteFull writes all of b at off.
-func pwriteFull(fd int, b []byte, off int64) error {
-	for len(b) > 0 {
-		m, err := unix.Pwrite(fd, b, off)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b, off = b[m:], off+int64(m)
-	}
-	return nil
-}
-
-func fsyncRetry(fd int, path string) error {
-	for {
-		err := unix.Fsync(fd)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return &fs.PathError{Op: "fsync", Path: path, Err: err}
-		}
-		return nil
-	}
-}
-
-func ftruncateRetry(fd int, size int64) error {
-	for {
-		if err := unix.Ftruncate(fd, size); err != unix.EINTR {
-			return err
-		}
-	}
-}
-
-// notRegularFile is the error for a file that is not a regular file, naming
-// its type.
-func notRegularFile(mode uint32) error {
-	kind := "unknown type"
-	switch mode & unix.S_IFMT {
-	case unix.S_IFIFO:
-		kind = "fifo"
-	case unix.S_IFCHR:
-		kind = "character device"
-	case unix.S_IFBLK:
-		kind = "block device"
-	case unix.S_IFSOCK:
-		kind = "socket"
-	case unix.S_IFDIR:
-		kind = "directory"
-	case unix.S_IFLNK:
-		kind = "symbolic link"
-	}
-	return fmt.Errorf("not a regular file (%s)", kind)
-}
-
 func tempPrefix(name string) string { return "." + name + ".tmp-" }
-
-// isTempName tells whether entry is one of name's temporary files: its
-// prefix, then what os.CreateTemp puts for the '*', a decimal number.
-func isTempName(entry, name string) bool {
-	rest, ok := strings.CutPrefix(entry, tempPrefix(name))
-	if !ok || rest == "" || len(rest) > 20 {
-		return false
-	}
-	for i := 0; i < len(rest); i++ {
-		if rest[i] < '0' || rest[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// removeStaleTemps deletes temporary files that an earlier kubexit of the
-// same name left when it was killed between create and rename: regular
-// files of dir whose name is name's temporary file name (isTempName). The
-// directory is read with getdents and every name is resolved relative to
-// it, so that nothing in the graveyard's path is taken as a pattern, and
-// unlinkat removes a link itself, never what it points to.
-func removeStaleTemps(dir, name string) {
-	fd, err := openRetry(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	defer unix.Close(fd)
-	var stale, names []string
-	buf := make([]byte, 8192)
-	for {
-		n, err := unix.ReadDirent(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n <= 0 {
-			break
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names[:0])
-		for _, e := range names {
-			if isTempName(e, name) {
-				stale = append(stale, e)
-			}
-		}
-	}
-	// Unlinked only once the listing is done: removing entries while
-	// reading a directory may make some filesystems skip others.
-	for _, e := range stale {
-		var st unix.Stat_t
-		if unix.Fstatat(fd, e, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-			unix.Unlinkat(fd, e, 0)
-		}
-	}
-}
 
 // readTombstoneFile reads up to maxTombstoneSize bytes of a tombstone into buf
 // (reused between polls). It uses plain system calls rather than os.File:
@@ -501,18 +354,6 @@ func readTombstoneFile(path string, buf []byte) ([]byte, error) {
 			return buf, nil
 		}
 		buf = buf[:len(buf)+n]
-	}
-}
-
-// openRetry is open(2), retried on EINTR, always with O_NOCTTY: kubexit as
-// PID 1 is a session leader without a controlling terminal, and opening a
-// terminal (a tombstone linked to one) would otherwise make it kubexit's.
-func openRetry(path string, flags int, mode uint32) (int, error) {
-	for {
-		fd, err := syscall.Open(path, flags|syscall.O_NOCTTY, mode)
-		if err != syscall.EINTR {
-			return fd, err
-		}
 	}
 }
 
