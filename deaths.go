@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -32,7 +33,7 @@ type death struct {
 }
 
 // lostExitCode is the status reported for a lost death: killed (128+SIGKILL).
-const lostExitCode = 128 + 9
+var lostExitCode = signalStatus(syscall.SIGKILL)
 
 // cause names the death for messages: "death dep main died", or how it was
 // lost.

@@ -28,6 +28,7 @@ import (
 // takes one for a tombstone.
 func lockFileName(name string) string { return "." + name + ".lock" }
 func holdFileName(name string) string { return "." + name + ".hold" }
+func tempPrefix(name string) string   { return "." + name + ".tmp-" } // then a number (isTempName)
 
 // lockState is what a sibling's lock file says about the life its
 // tombstone's Born began.

@@ -295,8 +295,6 @@ func rewriteTombstone(path string, content []byte) error {
 	return fsyncRetry(fd, path)
 }
 
-func tempPrefix(name string) string { return "." + name + ".tmp-" }
-
 // readTombstoneFile reads up to maxTombstoneSize bytes of a tombstone into buf
 // (reused between polls). It uses plain system calls rather than os.File:
 // a poller opens this file several times a second for the pod's whole life,
