@@ -359,6 +359,34 @@ func wakeNames(deps []string) []string {
 	return names
 }
 
+// openLockFile opens the lock file at path for reading, as a regular file
+// only, never following a link, and reads its content into buf. It returns
+// the descriptor, open, for testLock, and the file's device.
+func openLockFile(path string, buf []byte) (fd int, content []byte, dev uint64, err error) {
+	fd, err = openRetry(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch {
+	case err == unix.ELOOP:
+		return -1, nil, 0, fmt.Errorf("lock file %s is a symbolic link; ignored", path)
+	case err != nil:
+		return -1, nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, nil, 0, fmt.Errorf("stat lock file %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return -1, nil, 0, fmt.Errorf("lock file %s is not a regular file; ignored", path)
+	}
+	n, err := preadFull(fd, buf[:cap(buf)], 0)
+	if err != nil {
+		unix.Close(fd)
+		return -1, nil, 0, fmt.Errorf("read lock file %s: %w", path, err)
+	}
+	return fd, buf[:n], st.Dev, nil
+}
+
 // lockHolder is graveyardReader.holder for one look at dir.
 func lockHolder(dir, name string) (held bool, born string) {
 	return newGraveyardReader(dir).holder(name)

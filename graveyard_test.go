@@ -13,6 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// holdLifeLock takes name's life lock in dir, as a kubexit of that name
+// does (takeLifeLock).
+func holdLifeLock(dir, name string, born time.Time) (int, error) {
+	return takeLifeLock(filepath.Join(dir, lockFileName(name)), born)
+}
+
 // lockTrusted tells whether a free lock can mean a death on dir's
 // filesystem at all, and names the filesystem (graveyardReader.decide).
 func lockTrusted(dir string) (bool, string) {

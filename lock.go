@@ -112,18 +112,17 @@ func quotedValue(line []byte, key string) ([]byte, bool) {
 	return v[1 : len(v)-1], true
 }
 
-// holdLifeLock takes this kubexit's lock and writes born, with the view of
-// the lock file, into it. The caller never closes the descriptor it
+// takeLifeLock takes this kubexit's lock on the lock file at path and
+// writes born, with the view of the file, into it. The caller never closes the descriptor it
 // returns: the lock lasts until the process ends. It fails, and then
 // siblings judge this process by its tombstone alone, when the file cannot
 // be opened as a regular file (a link, a directory) or the lock is held by
 // another process (errLockHeld). The content is written only once the lock
 // is held: until then, the file speaks for no life.
-func holdLifeLock(dir, name string, born time.Time) (int, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func takeLifeLock(path string, born time.Time) (int, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return -1, fmt.Errorf("create graveyard: %w", err)
 	}
-	path := filepath.Join(dir, lockFileName(name))
 	fd, err := openRetry(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return -1, fmt.Errorf("open lock file %s: %w", path, err)
@@ -177,10 +176,10 @@ type lifeLock struct {
 // it up to lockCallBound. The lock is usually taken by then; where it is
 // not, the caller goes on (the child's start does not wait for a lock) and
 // may wait on l.done.
-func startLifeLock(dir, name string, born time.Time) *lifeLock {
+func startLifeLock(path string, born time.Time) *lifeLock {
 	l := &lifeLock{done: make(chan struct{}), start: time.Now()}
 	go func() {
-		_, l.err = holdLifeLock(dir, name, born)
+		_, l.err = takeLifeLock(path, born)
 		close(l.done)
 	}()
 	t := time.NewTimer(lockCallBound)
@@ -236,32 +235,4 @@ func testLock(fd int, path string) (held bool, err error) {
 		slowLocks.Store(path, struct{}{})
 		return false, errLockSlow
 	}
-}
-
-// openLockFile opens the lock file at path for reading, as a regular file
-// only, never following a link, and reads its content into buf. It returns
-// the descriptor, open, for testLock, and the file's device.
-func openLockFile(path string, buf []byte) (fd int, content []byte, dev uint64, err error) {
-	fd, err = openRetry(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	switch {
-	case err == unix.ELOOP:
-		return -1, nil, 0, fmt.Errorf("lock file %s is a symbolic link; ignored", path)
-	case err != nil:
-		return -1, nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return -1, nil, 0, fmt.Errorf("stat lock file %s: %w", path, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
-		return -1, nil, 0, fmt.Errorf("lock file %s is not a regular file; ignored", path)
-	}
-	n, err := preadFull(fd, buf[:cap(buf)], 0)
-	if err != nil {
-		unix.Close(fd)
-		return -1, nil, 0, fmt.Errorf("read lock file %s: %w", path, err)
-	}
-	return fd, buf[:n], st.Dev, nil
 }

@@ -382,7 +382,7 @@ func (s *supervisor) forward(c *child, sig os.Signal) {
 // written, and the lock is taken when the filesystem answers (lockTakenLate).
 func (s *supervisor) recordBirth() error {
 	now := time.Now()
-	l := startLifeLock(s.cfg.Graveyard, s.cfg.Name, now)
+	l := startLifeLock(filepath.Join(s.cfg.Graveyard, lockFileName(s.cfg.Name)), now)
 	switch done, err := l.taken(); {
 	case !done:
 		s.log.Warn("this process's lock is not taken yet: the graveyard's filesystem has not answered (an NFS server in its grace period?); going on without it: until it is taken, siblings cannot tell if this kubexit is killed before it records a death",
