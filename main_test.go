@@ -63,14 +63,10 @@ func (r skipReport) Run() int {
 // COMMAND with inherited stdio and succeeds only if COMMAND's exit status
 // (128+N for signal N) is N. Scripts use it to assert kubexit's status.
 func exitstatusMain() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: exitstatus N COMMAND [ARG...]")
-		os.Exit(2)
-	}
+	needArgs(3, "exitstatus N COMMAND [ARG...]")
 	want, err := strconv.Atoi(os.Args[1])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "exitstatus: bad N:", err)
-		os.Exit(2)
+		die(2, "exitstatus: bad N:", err)
 	}
 	cmd := exec.Command(os.Args[2], os.Args[3:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -97,15 +93,7 @@ func exitstatusMain() {
 // COMMAND keeps the PID, so signals reach it, and its exit status is
 // COMMAND's.
 func logtoMain() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: logto FILE COMMAND [ARG...]")
-		os.Exit(2)
-	}
-	path, err := exec.LookPath(os.Args[2])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "logto:", err)
-		os.Exit(127)
-	}
+	needArgs(3, "logto FILE COMMAND [ARG...]")
 	f, err := os.OpenFile(os.Args[1], os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err == nil {
 		err = os.WriteFile(os.Args[1]+".pid", []byte(strconv.Itoa(os.Getpid())), 0o644)
@@ -114,12 +102,34 @@ func logtoMain() {
 		err = unix.Dup2(int(f.Fd()), 2)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "logto:", err)
-		os.Exit(1)
+		die(1, "logto:", err)
 	}
-	err = syscall.Exec(path, os.Args[2:], os.Environ())
-	fmt.Fprintln(os.Stderr, "logto: exec:", err)
-	os.Exit(126)
+	execArgs("logto", os.Args[2:])
+}
+
+// needArgs ends a test command with a usage line, exit 2, unless it has at
+// least n-1 arguments.
+func needArgs(n int, usage string) {
+	if len(os.Args) < n {
+		die(2, "usage: "+usage)
+	}
+}
+
+// die ends a test command: it prints a on stderr and exits with code.
+func die(code int, a ...any) {
+	fmt.Fprintln(os.Stderr, a...)
+	os.Exit(code)
+}
+
+// execArgs replaces the test command cmd by the command in args, found on
+// PATH (exit 127 if it is not there, 126 if it cannot be run).
+func execArgs(cmd string, args []string) {
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		die(127, cmd+":", err)
+	}
+	err = syscall.Exec(path, args, os.Environ())
+	die(126, cmd+": exec:", err)
 }
 
 // TestScripts runs the scenarios in testdata/script: kubexit's behaviour as

@@ -30,48 +30,49 @@ func quorumEnv(t *testing.T, deps, quorum string, more map[string]string) (env m
 // first death. With a child, and as a watcher without one.
 func TestQuorumDeathURLs(t *testing.T) {
 	t.Parallel()
-	t.Run("with a child", func(t *testing.T) {
-		t.Parallel()
-		e := newEndpoint(t, http.StatusOK)
-		env, gy, _ := quorumEnv(t, "a,b,c", "2", map[string]string{"KUBEXIT_DEATH_URLS": e.URL + "/quitquitquit"})
-		p, _ := startReady(t, env, loopUntilSignalled)
-		writeFile(t, gy, "b", diedYAML)
-		waitLog(t, p, "death dep b died; 1 of 2 deaths needed")
-		if n := e.calls.Load(); n != 0 {
-			t.Fatalf("URL called %d times before the quorum", n)
-		}
-		writeFile(t, gy, "a", diedYAML)
-		if code := p.wait(); code != 143 {
-			t.Fatalf("exit %d, want 143; stderr:\n%s", code, p.stderr)
-		}
-		if n := e.calls.Load(); n != 1 {
-			t.Errorf("URL called %d times, want once", n)
-		}
-		if want := `deps=a,b url=`; !strings.Contains(p.stderr.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, p.stderr)
-		}
-	})
-	t.Run("without a child", func(t *testing.T) {
-		t.Parallel()
-		e := newEndpoint(t, http.StatusOK)
-		env, gy, msgFile := quorumEnv(t, "a,b", "all", map[string]string{"KUBEXIT_DEATH_URLS": e.URL + "/quitquitquit"})
-		env["KUBEXIT_NAME"] = "watcher"
-		p := startKubexit(t, env)
-		waitTombstone(t, gy, "watcher", "born", isBorn)
-		writeFile(t, gy, "a", diedYAML)
-		waitLog(t, p, "death dep a died; 1 of 2 deaths needed")
-		if n := e.calls.Load(); n != 0 {
-			t.Fatalf("URL called %d times before the quorum", n)
-		}
-		writeFile(t, gy, "b", diedYAML)
-		if code := p.wait(); code != 0 {
-			t.Fatalf("exit %d, want 0; stderr:\n%s", code, p.stderr)
-		}
-		if n := e.calls.Load(); n != 1 {
-			t.Errorf("URL called %d times, want once", n)
-		}
-		if got, want := terminationMessage(t, msgFile), "kubexit: exit 0: death deps a, b died (KUBEXIT_DEATH_QUORUM=all); death URLs called"; got != want {
-			t.Errorf("termination message %q, want %q", got, want)
-		}
-	})
+	for _, tc := range []struct {
+		name          string
+		deps, quorum  string
+		child         bool
+		first, second string // the deaths: short of the quorum, then meeting it
+		code          int
+		stderr, msg   string // in the log; the termination message, if any
+	}{
+		{name: "with a child", deps: "a,b,c", quorum: "2", child: true, first: "b", second: "a", code: 143,
+			stderr: "deps=a,b url="},
+		{name: "without a child", deps: "a,b", quorum: "all", first: "a", second: "b", code: 0,
+			msg: "kubexit: exit 0: death deps a, b died (KUBEXIT_DEATH_QUORUM=all); death URLs called"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEndpoint(t, http.StatusOK)
+			env, gy, msgFile := quorumEnv(t, tc.deps, tc.quorum, map[string]string{"KUBEXIT_DEATH_URLS": e.URL + "/quitquitquit"})
+			var p *kubexitProc
+			if tc.child {
+				p, _ = startReady(t, env, loopUntilSignalled)
+			} else {
+				env["KUBEXIT_NAME"] = "watcher"
+				p = startKubexit(t, env)
+				waitTombstone(t, gy, "watcher", "born", isBorn)
+			}
+			writeFile(t, gy, tc.first, diedYAML)
+			waitLog(t, p, "death dep "+tc.first+" died; 1 of 2 deaths needed")
+			if n := e.calls.Load(); n != 0 {
+				t.Fatalf("URL called %d times before the quorum", n)
+			}
+			writeFile(t, gy, tc.second, diedYAML)
+			if code := p.wait(); code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, p.stderr)
+			}
+			if n := e.calls.Load(); n != 1 {
+				t.Errorf("URL called %d times, want once", n)
+			}
+			if !strings.Contains(p.stderr.String(), tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, p.stderr)
+			}
+			if got := terminationMessage(t, msgFile); tc.msg != "" && got != tc.msg {
+				t.Errorf("termination message %q, want %q", got, tc.msg)
+			}
+		})
+	}
 }
