@@ -34,10 +34,7 @@ func TestStoppedChildContinuedAfterTerm(t *testing.T) {
 		"KUBEXIT_DEATH_DEPS": "main", "KUBEXIT_GRACE_PERIOD": "10m"},
 		`echo $$ > "$TMP/pid"; trap 'exit 0' TERM; `+loopUntilSignalled)
 	pid := childPID(t, tmp)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the child to stop", func() bool { return procState(pid) == "T" })
+	stopProcess(t, pid, "the child")
 	writeFile(t, gy, "main", diedYAML)
 	if code := p.wait(); code != 0 {
 		t.Errorf("exit %d, want 0 (the child's TERM trap ran); stderr:\n%s", code, p.stderr)
@@ -50,10 +47,7 @@ func TestStoppedChildContinuedAfterForwardedTerm(t *testing.T) {
 	p, tmp := startReady(t, map[string]string{"KUBEXIT_NAME": "app", "KUBEXIT_GRAVEYARD": t.TempDir()},
 		`echo $$ > "$TMP/pid"; trap 'exit 0' TERM; `+loopUntilSignalled)
 	pid := childPID(t, tmp)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the child to stop", func() bool { return procState(pid) == "T" })
+	stopProcess(t, pid, "the child")
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(); code != 0 {
 		t.Errorf("exit %d, want 0 (the child's TERM trap ran); stderr:\n%s", code, p.stderr)
@@ -130,10 +124,7 @@ func TestStoppedGroupMemberContinuedAfterTerm(t *testing.T) {
 		`sleep 600 & gc=$!; echo $gc > "$TMP/pid"; trap 'wait $gc; exit 0' TERM; `+loopUntilSignalled)
 	pid := childPID(t, tmp)
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the grandchild to stop", func() bool { return procState(pid) == "T" })
+	stopProcess(t, pid, "the grandchild")
 	writeFile(t, gy, "main", diedYAML)
 	if code := p.wait(); code != 0 {
 		t.Errorf("exit %d, want 0 (the child's TERM trap ran); stderr:\n%s", code, p.stderr)
@@ -142,4 +133,13 @@ func TestStoppedGroupMemberContinuedAfterTerm(t *testing.T) {
 		s := procState(pid)
 		return s == "" || s == "Z" || s == "X"
 	})
+}
+
+// stopProcess stops pid (SIGSTOP), what it is, and waits until it is stopped.
+func stopProcess(t *testing.T, pid int, what string) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, what+" to stop", func() bool { return procState(pid) == "T" })
 }

@@ -287,17 +287,6 @@ func (p *k8sPod) childRan() bool {
 	return err == nil
 }
 
-// waitLog waits until kubexit's stderr contains s.
-func waitLog(t *testing.T, k *kubexitProc, s string) {
-	t.Helper()
-	waitFor(t, fmt.Sprintf("kubexit to log %q", s), func() bool {
-		if k.exited() && !strings.Contains(k.stderr.String(), s) {
-			t.Fatalf("kubexit exited (status %d) before logging %q; stderr:\n%s", k.code, s, k.stderr)
-		}
-		return strings.Contains(k.stderr.String(), s)
-	})
-}
-
 // expectSuccess waits for kubexit to exit 0 after running the child.
 func (p *k8sPod) expectSuccess(t *testing.T, k *kubexitProc) {
 	t.Helper()

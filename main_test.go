@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain makes the test binary double as kubexit (stringer's and
@@ -39,6 +40,7 @@ func TestMain(m *testing.M) {
 		"exitstatus": exitstatusMain,
 		"termstamp":  termstampMain,
 		"sigexec":    sigexecMain,
+		"logto":      logtoMain,
 	})
 }
 
@@ -61,17 +63,18 @@ func (r skipReport) Run() int {
 // COMMAND with inherited stdio and succeeds only if COMMAND's exit status
 // (128+N for signal N) is N. Scripts use it to assert kubexit's status.
 func exitstatusMain() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: exitstatus N COMMAND [ARG...]")
-		os.Exit(2)
-	}
+	needArgs(3, "exitstatus N COMMAND [ARG...]")
 	want, err := strconv.Atoi(os.Args[1])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "exitstatus: bad N:", err)
-		os.Exit(2)
+		die(2, "exitstatus: bad N:", err)
 	}
 	cmd := exec.Command(os.Args[2], os.Args[3:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// COMMAND dies with this process: a failed script kills its background
+	// processes, and a COMMAND left running would hold their output open.
+	// The parent-death signal is the starting thread's: keep it.
+	runtime.LockOSThread()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Run()
 	if cmd.ProcessState == nil {
 		fmt.Fprintf(os.Stderr, "exitstatus: %s did not run\n", os.Args[2])
@@ -81,6 +84,52 @@ func exitstatusMain() {
 		fmt.Fprintf(os.Stderr, "exitstatus: %s exited %d, want %d\n", os.Args[2], got, want)
 		os.Exit(1)
 	}
+}
+
+// logtoMain is the test command "logto FILE COMMAND [ARG...]": it sends its
+// stderr to FILE, writes its PID to FILE.pid, and execs COMMAND. Scripts run
+// kubexit in the background through it to wait for a line of its log
+// (waitfile FILE PATTERN) and to signal it (signal FILE.pid SIGNAL):
+// COMMAND keeps the PID, so signals reach it, and its exit status is
+// COMMAND's.
+func logtoMain() {
+	needArgs(3, "logto FILE COMMAND [ARG...]")
+	f, err := os.OpenFile(os.Args[1], os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err == nil {
+		err = os.WriteFile(os.Args[1]+".pid", []byte(strconv.Itoa(os.Getpid())), 0o644)
+	}
+	if err == nil {
+		err = unix.Dup2(int(f.Fd()), 2)
+	}
+	if err != nil {
+		die(1, "logto:", err)
+	}
+	execArgs("logto", os.Args[2:])
+}
+
+// needArgs ends a test command with a usage line, exit 2, unless it has at
+// least n-1 arguments.
+func needArgs(n int, usage string) {
+	if len(os.Args) < n {
+		die(2, "usage: "+usage)
+	}
+}
+
+// die ends a test command: it prints a on stderr and exits with code.
+func die(code int, a ...any) {
+	fmt.Fprintln(os.Stderr, a...)
+	os.Exit(code)
+}
+
+// execArgs replaces the test command cmd by the command in args, found on
+// PATH (exit 127 if it is not there, 126 if it cannot be run).
+func execArgs(cmd string, args []string) {
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		die(127, cmd+":", err)
+	}
+	err = syscall.Exec(path, args, os.Environ())
+	die(126, cmd+": exec:", err)
 }
 
 // TestScripts runs the scenarios in testdata/script: kubexit's behaviour as
@@ -103,6 +152,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitfile": cmdWaitfile,
+			"signal":   cmdSignal,
 		},
 	})
 }
@@ -129,6 +179,24 @@ func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// cmdSignal is the script command "signal PIDFILE SIGNAL": it sends SIGNAL
+// (TERM, SIGTERM, USR1, ...) to the process whose PID is in PIDFILE (as
+// logto writes it). testscript's kill knows only INT and KILL.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal PIDFILE SIGNAL")
+	}
+	sig := unix.SignalNum("SIG" + strings.TrimPrefix(args[1], "SIG"))
+	if sig == 0 {
+		ts.Fatalf("signal: unknown signal %s", args[1])
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(ts.ReadFile(args[0])))
+	if err != nil {
+		ts.Fatalf("signal: %s: %v", args[0], err)
+	}
+	ts.Check(syscall.Kill(pid, sig))
 }
 
 // TestTerminationMessage: the epilogue writes the termination message
@@ -225,181 +293,6 @@ func TestTerminationLogDefaultNotCreated(t *testing.T) {
 	if code != 0 || fileExists(defaultTerminationLog) {
 		t.Errorf("exit %d; %s created: %v", code, defaultTerminationLog, fileExists(defaultTerminationLog))
 	}
-}
-
-// testTimeout bounds waits in tests. It is generous on purpose: these tests
-// assert on what happens, never on how fast (see the benchmarks for that).
-const testTimeout = 60 * time.Second
-
-// kubexitProc is a kubexit process started by a test.
-type kubexitProc struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	stdout *syncBuffer
-	done   chan struct{}
-	code   int
-}
-
-// startKubexit starts kubexit with args and the KUBEXIT_* variables in env
-// (other KUBEXIT_* variables of the test process are removed). The process
-// is killed when the test ends, if it still runs.
-func startKubexit(t testing.TB, env map[string]string, args ...string) *kubexitProc {
-	t.Helper()
-	path, err := exec.LookPath("kubexit")
-	if err != nil {
-		t.Fatalf("kubexit not on PATH (TestMain sets it up): %v", err)
-	}
-	cmd := exec.Command(path, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "KUBEXIT_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := &kubexitProc{t: t, cmd: cmd, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	// A grandchild that outlives kubexit may hold the output pipes open;
-	// kubexit's own exit is what the tests wait for.
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start kubexit: %v", err)
-	}
-	go func() {
-		cmd.Wait()
-		p.code = -1
-		if cmd.ProcessState != nil {
-			p.code = exitStatus(cmd.ProcessState)
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			cmd.Process.Kill()
-			<-p.done
-			t.Logf("kubexit %v was still running at the end of the test; killed. stderr:\n%s", args, p.stderr)
-		}
-	})
-	return p
-}
-
-// wait waits for kubexit to exit and returns its exit status.
-func (p *kubexitProc) wait() int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-		return p.code
-	case <-time.After(testTimeout):
-		p.t.Fatalf("kubexit did not exit within %v; stderr:\n%s", testTimeout, p.stderr)
-		return -1
-	}
-}
-
-// exited reports whether kubexit has exited.
-func (p *kubexitProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *kubexitProc) signal(sig syscall.Signal) {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.t.Fatalf("signal kubexit: %v", err)
-	}
-}
-
-// runKubexit runs kubexit to the end and returns its status and stderr.
-func runKubexit(t testing.TB, env map[string]string, args ...string) (int, string) {
-	t.Helper()
-	p := startKubexit(t, env, args...)
-	code := p.wait()
-	return code, p.stderr.String()
-}
-
-// waitFor polls cond every 10ms until it holds, and fails the test if it
-// does not within testTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	waitWithin(t, testTimeout, 10*time.Millisecond, what, cond)
-}
-
-// waitWithin polls cond every interval until it holds, and fails the test if
-// it does not within timeout.
-func waitWithin(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(interval)
-	}
-}
-
-// readTombstone reads and parses <dir>/<name>; ok is false while it does not
-// exist or does not parse.
-func readTombstone(dir, name string) (tombstone, bool) {
-	data, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return tombstone{}, false
-	}
-	t, err := parseTombstone(data)
-	return t, err == nil
-}
-
-// waitTombstone waits until <dir>/<name> satisfies cond.
-func waitTombstone(t testing.TB, dir, name string, what string, cond func(tombstone) bool) tombstone {
-	t.Helper()
-	var ts tombstone
-	waitFor(t, "tombstone "+name+" "+what, func() bool {
-		var ok bool
-		ts, ok = readTombstone(dir, name)
-		return ok && cond(ts)
-	})
-	return ts
-}
-
-func isBorn(t tombstone) bool { return t.Born != nil }
-
-// script writes an sh script into dir and returns its path. Scripts that must
-// react to signals loop on short sleeps: sh runs a trap only after the
-// foreground command ends.
-func script(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// loopUntilSignalled is an sh fragment: tell the test we are ready, then idle.
-const loopUntilSignalled = `touch "$READY"; while :; do sleep 0.05; done`
-
-// startReady starts kubexit with env and an sh child running body, which
-// must touch "$READY" (loopUntilSignalled does), and returns once it has.
-// The child's environment has READY and TMP, a temporary directory of the
-// test's for the child's own marker files, which startReady returns.
-func startReady(t *testing.T, env map[string]string, body string) (*kubexitProc, string) {
-	t.Helper()
-	tmp := t.TempDir()
-	ready := filepath.Join(tmp, "ready")
-	env = maps.Clone(env)
-	env["READY"], env["TMP"] = ready, tmp
-	p := startKubexit(t, env, script(t, tmp, "child.sh", body))
-	waitFor(t, "the child to be ready", func() bool { return fileExists(ready) || p.exited() })
-	if !fileExists(ready) {
-		t.Fatalf("kubexit exited %d before its child was ready; stderr:\n%s", p.code, p.stderr)
-	}
-	return p, tmp
 }
 
 // testBed is an integration test bed (k8s_test.go, node_test.go,
@@ -512,22 +405,4 @@ func (s *skipSet) lines() []string {
 		out = append(out, s.line[set])
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

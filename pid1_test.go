@@ -24,10 +24,7 @@ import (
 // in the signal mask ("-" for none), then execs COMMAND, as a parent such as
 // nohup or a shell would before starting kubexit.
 func sigexecMain() {
-	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: sigexec IGNORED BLOCKED COMMAND [ARG...]")
-		os.Exit(2)
-	}
+	needArgs(4, "sigexec IGNORED BLOCKED COMMAND [ARG...]")
 	nums := func(list string) []int {
 		var out []int
 		if list == "-" {
@@ -55,14 +52,7 @@ func sigexecMain() {
 		fmt.Fprintln(os.Stderr, "sigexec: sigprocmask:", err)
 		os.Exit(1)
 	}
-	path, err := exec.LookPath(os.Args[3])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sigexec:", err)
-		os.Exit(127)
-	}
-	err = syscall.Exec(path, os.Args[3:], os.Environ())
-	fmt.Fprintln(os.Stderr, "sigexec: exec:", err)
-	os.Exit(126)
+	execArgs("sigexec", os.Args[3:])
 }
 
 func bit(sig syscall.Signal) uint64 { return 1 << (uint(sig) - 1) }

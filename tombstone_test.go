@@ -505,21 +505,13 @@ func checkTombstoneFile(t *testing.T, path, fixture string, want tombstone) {
 	if !bytes.Equal(got, golden) {
 		t.Errorf("tombstone =\n%q\nwant the original's bytes (%s)\n%q", got, fixture, golden)
 	}
-	ts, err := readAndParse(path)
+	ts, err := parseTombstone(got)
 	if err != nil {
 		t.Fatalf("tombstone does not parse: %v", err)
 	}
 	if !sameTime(ts.Born, want.Born) || !sameTime(ts.Died, want.Died) || !sameInt(ts.ExitCode, want.ExitCode) {
 		t.Errorf("tombstone parses as %v, want %v", ts, want)
 	}
-}
-
-func readAndParse(path string) (tombstone, error) {
-	data, err := readTombstoneFile(path, nil)
-	if err != nil {
-		return tombstone{}, err
-	}
-	return parseTombstone(data)
 }
 
 // When the fallback cannot work either (here: no tombstone to rewrite),

@@ -20,11 +20,6 @@ func testWatcher(dir string, deps ...string) (*deathWatcher, *syncBuffer) {
 	return newDeathWatcher(dir, deps, 10*time.Millisecond, deathPolicy{On: deathOnAny}, log), logs
 }
 
-const (
-	bornYAML = "Born: \"2026-11-25T23:21:14.604215824Z\"\n"
-	diedYAML = "Born: \"2026-11-25T23:21:14.604215824Z\"\nDied: \"2026-11-25T23:21:14.610530456Z\"\nExitCode: 0\n"
-)
-
 // expectPoll polls once and fails the test unless a death is reported
 // exactly when want; what is what the poll saw. It returns the first death.
 func expectPoll(t *testing.T, w *deathWatcher, want bool, what string) death {
@@ -260,15 +255,6 @@ func TestDeathOn(t *testing.T) {
 	}
 }
 
-func writeFile(t testing.TB, dir, name, content string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // BenchmarkPoll measures one poll of a graveyard holding a live dep's
 // tombstone: the per-tick cost that, times the poll rate, is kubexit's idle
 // CPU.
@@ -340,15 +326,6 @@ func BenchmarkPollLargeGraveyard(b *testing.B) {
 		})
 	}
 }
-
-// Tombstones for the quorum tests: a death with exit 1, and a new life that
-// began after diedYAML's death.
-const (
-	failedYAML = "Born: \"2026-11-25T23:21:14.604215824Z\"\nDied: \"2026-11-25T23:21:14.610530456Z\"\nExitCode: 1\n"
-	rebornYAML = "Born: \"2026-11-25T23:21:20Z\"\n"
-	// rebornDiedYAML is the second life, ended too.
-	rebornDiedYAML = "Born: \"2026-11-25T23:21:20Z\"\nDied: \"2026-11-25T23:21:25Z\"\nExitCode: 0\n"
-)
 
 // quorumWatcher is a watcher of deps with KUBEXIT_DEATH_QUORUM quorum (0: all).
 func quorumWatcher(dir string, quorum int, deps ...string) (*deathWatcher, *syncBuffer) {
