@@ -34,8 +34,7 @@ func (s *supervisor) waitForBirthDeps(ctx context.Context, signals <-chan os.Sig
 			s.log.Error(what+"; not starting the child", "err", err)
 			return &outcome{exitInternal, "not started: " + err.Error(), causeFailure}
 		case d := <-deaths:
-			o := s.notStarted(d, "died while waiting for birth deps")
-			return &o
+			return s.notStarted(d, "died while waiting for birth deps")
 		case sig := <-signals:
 			if o := s.signalBeforeStart(sig); o != nil {
 				return o

@@ -226,8 +226,7 @@ func (s *supervisor) watchDeathDeps(ctx context.Context) (<-chan deathSet, *outc
 	// The original ignores tombstones written before it started and
 	// would run its child forever; a dep already dead means no child.
 	if d, ok := w.poll(); ok {
-		o := s.notStarted(d, "already dead")
-		return nil, &o
+		return nil, s.notStarted(d, "already dead")
 	}
 	attrs := []any{"deps", shortList(s.cfg.DeathDeps, 20), "graveyard", s.cfg.Graveyard,
 		"poll_interval", s.cfg.PollInterval, "death_on", s.cfg.DeathPolicy.On}
@@ -307,8 +306,7 @@ func (s *supervisor) pending(signals <-chan os.Signal, deaths <-chan deathSet) *
 	for {
 		select {
 		case d := <-deaths:
-			o := s.notStarted(d, "died before the child started")
-			return &o
+			return s.notStarted(d, "died before the child started")
 		case sig := <-signals:
 			if o := s.signalBeforeStart(sig); o != nil {
 				return o

@@ -50,9 +50,10 @@ func (s *supervisor) signalBeforeStart(sig os.Signal) *outcome {
 // child started: 143, as if the child had been terminated by SIGTERM for
 // that reason. Without a child (only KUBEXIT_DEATH_URLS to call), it is the
 // normal end.
-func (s *supervisor) notStarted(ds deathSet, how string) outcome {
+func (s *supervisor) notStarted(ds deathSet, how string) *outcome {
 	if s.noChild {
-		return s.deathWithoutChild(ds)
+		o := s.deathWithoutChild(ds)
+		return &o
 	}
 	if ds.single() && ds.List[0].Lost {
 		how += " (its kubexit ended without recording a death)"
@@ -60,7 +61,7 @@ func (s *supervisor) notStarted(ds deathSet, how string) outcome {
 	what := ds.describe(how)
 	s.log.Warn(what+"; not starting the child", ds.logAttrs()...)
 	s.callDeathURLs(ds)
-	return outcome{signalStatus(syscall.SIGTERM), "not started: " + what, causeDeathDep}
+	return &outcome{signalStatus(syscall.SIGTERM), "not started: " + what, causeDeathDep}
 }
 
 // deathWithoutChild calls the death URLs for the deaths of the quorum and

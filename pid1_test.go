@@ -165,6 +165,19 @@ exit `+strconv.Itoa(code))
 	return child, count
 }
 
+// runReaping runs cmd, a kubexit named app in graveyard gy whose child is
+// orphansChild's, and checks that it exits with the child's code and
+// reaped n orphans (expectReaped).
+func runReaping(t *testing.T, cmd *exec.Cmd, gy string, code int, count string, n int) {
+	t.Helper()
+	cmd.Env = append(os.Environ(), "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD="+gy, "KUBEXIT_LOG_LEVEL=debug")
+	out, _ := cmd.CombinedOutput()
+	if got := exitStatus(cmd.ProcessState); got != code {
+		t.Fatalf("exit status %d, want the child's %d; output:\n%s", got, code, out)
+	}
+	expectReaped(t, count, string(out), n)
+}
+
 // expectReaped checks that orphansChild's count of zombies is 0, and that
 // kubexit's log, out, says it reaped n orphans.
 func expectReaped(t *testing.T, count, out string, n int) {
@@ -245,13 +258,7 @@ func TestPID1ReapsOrphans(t *testing.T) {
 	kubexit, _ := exec.LookPath("kubexit")
 	gy := t.TempDir()
 	child, count := orphansChild(t, 3, 5, true)
-	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", kubexit, child)
-	cmd.Env = append(os.Environ(), "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD="+gy, "KUBEXIT_LOG_LEVEL=debug")
-	out, _ := cmd.CombinedOutput()
-	if code := exitStatus(cmd.ProcessState); code != 5 {
-		t.Fatalf("exit status %d, want the child's 5; output:\n%s", code, out)
-	}
-	expectReaped(t, count, string(out), 3)
+	runReaping(t, exec.Command(unshare, "--pid", "--fork", "--mount-proc", kubexit, child), gy, 5, count, 3)
 }
 
 // The Go runtime's own signals are never forwarded: SIGURG (goroutine

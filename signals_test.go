@@ -72,12 +72,7 @@ func TestInheritedSubreaperReaps(t *testing.T) {
 if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
     sys.exit("prctl failed")
 os.execv(sys.argv[1], sys.argv[1:])`, kubexit, child)
-	cmd.Env = append(os.Environ(), "KUBEXIT_NAME=app", "KUBEXIT_GRAVEYARD="+t.TempDir(), "KUBEXIT_LOG_LEVEL=debug")
-	out, _ := cmd.CombinedOutput()
-	if code := exitStatus(cmd.ProcessState); code != 42 {
-		t.Fatalf("exit %d, want the child's 42:\n%s", code, out)
-	}
-	expectReaped(t, count, string(out), 4)
+	runReaping(t, cmd, t.TempDir(), 42, count, 4)
 }
 
 // With its stderr a pipe that no one reads, kubexit still supervises: its own

@@ -294,30 +294,15 @@ func TestTombstoneRewritesNeverSeenPartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	const writes = 3000
-	var stop atomic.Bool
-	var reads, bad atomic.Int64
-	var wg sync.WaitGroup
-	for r := 0; r < 3; r++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 0, 512)
-			for !stop.Load() {
-				data, err := readTombstoneFile(filepath.Join(dir, "app"), buf)
-				if err != nil {
-					t.Errorf("read: %v", err)
-					bad.Add(1)
-					return
-				}
-				if _, err := parseTombstone(data); err != nil {
-					t.Errorf("reader saw a partial tombstone %q: %v", data, err)
-					bad.Add(1)
-					return
-				}
-				reads.Add(1)
-			}
-		}()
-	}
+	var bad atomic.Int64
+	stop := hammerReads(t, filepath.Join(dir, "app"), 3, func(data []byte) bool {
+		if _, err := parseTombstone(data); err != nil {
+			t.Errorf("reader saw a partial tombstone %q: %v", data, err)
+			bad.Add(1)
+			return false
+		}
+		return true
+	})
 	for i := 0; i < writes && bad.Load() == 0; i++ {
 		now := time.Now()
 		ts := tombstone{Born: &born}
@@ -328,12 +313,42 @@ func TestTombstoneRewritesNeverSeenPartial(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
-	if reads.Load() == 0 {
+	reads := stop()
+	if reads == 0 {
 		t.Fatal("readers read nothing")
 	}
-	t.Logf("%d rewrites, %d reads, all complete", writes, reads.Load())
+	t.Logf("%d rewrites, %d reads, all complete", writes, reads)
+}
+
+// hammerReads starts n readers that read the tombstone at path as fast as
+// they can and pass each read to see (false ends that reader). stop ends
+// them all and returns how many reads they made.
+func hammerReads(t *testing.T, path string, n int, see func(data []byte) bool) (stop func() int64) {
+	var done atomic.Bool
+	var reads atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			buf := make([]byte, 0, 512)
+			for !done.Load() {
+				data, err := readTombstoneFile(path, buf)
+				if err != nil {
+					t.Errorf("read: %v", err)
+					return
+				}
+				buf = data[:0]
+				reads.Add(1)
+				if !see(data) {
+					return
+				}
+			}
+		})
+	}
+	return func() int64 {
+		done.Store(true)
+		wg.Wait()
+		return reads.Load()
+	}
 }
 
 func setUmask(mask int) int { return syscall.Umask(mask) }
@@ -648,39 +663,23 @@ func TestRewriteInPlaceReadersSeeOldNewOrUnreadable(t *testing.T) {
 	if err := os.WriteFile(path, alive, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stop atomic.Bool
-	var reads, unreadable atomic.Int64
+	var unreadable atomic.Int64
 	var mu sync.Mutex
 	written := map[string]bool{string(alive): true}
-	var wg sync.WaitGroup
-	for r := 0; r < 2; r++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 0, 512)
-			for !stop.Load() {
-				data, err := readTombstoneFile(path, buf)
-				if err != nil {
-					t.Errorf("read: %v", err)
-					return
-				}
-				buf = data[:0]
-				ts, err := parseTombstone(data)
-				reads.Add(1)
-				if err != nil {
-					unreadable.Add(1)
-					continue
-				}
-				mu.Lock()
-				ok := written[string(ts.marshal())]
-				mu.Unlock()
-				if !ok {
-					t.Errorf("reader saw %q, parsed as %v: not a tombstone that was written", data, ts)
-					return
-				}
-			}
-		}()
-	}
+	stop := hammerReads(t, path, 2, func(data []byte) bool {
+		ts, err := parseTombstone(data)
+		if err != nil {
+			unreadable.Add(1)
+			return true
+		}
+		mu.Lock()
+		ok := written[string(ts.marshal())]
+		mu.Unlock()
+		if !ok {
+			t.Errorf("reader saw %q, parsed as %v: not a tombstone that was written", data, ts)
+		}
+		return ok
+	})
 	for i := 0; i < 2000 && !t.Failed(); i++ {
 		next := alive
 		if i%2 == 0 {
@@ -694,9 +693,7 @@ func TestRewriteInPlaceReadersSeeOldNewOrUnreadable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
-	t.Logf("%d reads, %d unreadable (between steps of a rewrite)", reads.Load(), unreadable.Load())
+	t.Logf("%d reads, %d unreadable (between steps of a rewrite)", stop(), unreadable.Load())
 }
 
 // Only a regular file's content is a tombstone: a FIFO,
