@@ -29,7 +29,7 @@ import (
 //	KUBEXIT_FS_WRITER_DIR      the writer's path
 //	KUBEXIT_FS_READER_DIR      the reader's path onto the same files
 //	KUBEXIT_FS_BACKING_DIR     where writes through the reader's path land (default: the writer's)
-//	KUBEXIT_FS_PEER_DIR        optional: another path of the reader's kind (the other NFS mount)
+//	KUBEXIT_FS_PEER_DIR        optional: a path of the reader's kind (an NFS mount) for TestFSLock
 //	KUBEXIT_FS_REPEAT          runs of each scenario (default 5)
 //	KUBEXIT_FS_BOUND           overrides the bound (a Go duration)
 //
@@ -81,8 +81,9 @@ type fsBed struct {
 	// in (KUBEXIT_FS_BACKING_DIR; the writer's unless set: an overlay's is
 	// its upper directory).
 	backing string
-	// peer is another path of the reader's kind onto the same files
-	// (KUBEXIT_FS_PEER_DIR, optional: the other NFS mount).
+	// peer is a path of the reader's kind onto the same files
+	// (KUBEXIT_FS_PEER_DIR, optional: an NFS mount, the reader's own or
+	// another), through which a second lock holder writes (TestFSLock).
 	peer   string
 	bound  time.Duration
 	repeat int

@@ -16,7 +16,7 @@ const fsLockProbes = 5000
 
 // TestFSLock is the evidence for where lost deaths are judged by locks
 // (graveyard.go): a real kubexit holds its lock through the writer's path
-// (and, where the bed has one, a peer's: another NFS mount);
+// (and, where the bed has one, a peer's: an NFS mount);
 // the reader's path tests it fsLockProbes times (the raw lock, whatever
 // kubexit makes of it), then kubexit is SIGKILLed and the reader must see
 // the lock free. Where kubexit judges the live writer by its lock (the
@@ -32,8 +32,8 @@ func TestFSLock(t *testing.T) {
 }
 
 // fsLockEvidence runs TestFSLock's evidence with the lock's holder in
-// holderDir: the writer's path, or a peer's (another mount of the reader's
-// kind, as the sibling containers of a pod have).
+// holderDir: the writer's path, or a peer's (the reader's own mount, as the
+// containers of a pod share it, or another mount of the same kind).
 func fsLockEvidence(t *testing.T, b *fsBed, holderDir, holder string, probes int) {
 	name := fsName("locker", len(holder))
 	k := startKubexit(t, map[string]string{"KUBEXIT_NAME": name, "KUBEXIT_GRAVEYARD": holderDir}, "sleep", "600")

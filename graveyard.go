@@ -177,8 +177,8 @@ func (g *graveyardReader) lost(name string, t tombstone, content []byte) (bool, 
 
 // lockState reads name's lock file and tests its lock, without taking it.
 // The file speaks only for the life that began at born, and only where the
-// holder saw it as this reader does (lockView): the same filesystem type,
-// and the same device unless both see NFS. Anything else is no word, with
+// holder saw it as this reader does (lockView): the same filesystem type
+// and device. Anything else is no word, with
 // an error saying why when it is not simply a life starting (the caller
 // says it once).
 func (g *graveyardReader) lockState(name string, born time.Time) (lockState, error) {
@@ -209,9 +209,9 @@ func (g *graveyardReader) lockState(name string, born time.Time) (lockState, err
 	case !ok:
 		unix.Close(fd)
 		return lockNone, fmt.Errorf("lock file %s does not say how its holder sees it (a kubexit before 2026-12); lost deaths are not judged by it", path)
-	case view.fsType != g.fsType || view.fsType != unix.NFS_SUPER_MAGIC && view.dev != dev:
+	case view.fsType != g.fsType || view.dev != dev:
 		unix.Close(fd)
-		return lockNone, fmt.Errorf("its kubexit sees the lock file through another mount (%s, device %d:%d) than this one (%s, device %d:%d), so its lock may not be seen here (an overlay or FUSE mount of this directory?)",
+		return lockNone, fmt.Errorf("its kubexit sees the lock file through another mount (%s, device %d:%d) than this one (%s, device %d:%d), so its lock may not be seen here (an overlay, FUSE or second NFS mount of this directory?)",
 			fsLabel(view.fsType), unix.Major(view.dev), unix.Minor(view.dev), g.fsName, unix.Major(dev), unix.Minor(dev))
 	}
 	held, err := testLock(fd, path)

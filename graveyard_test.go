@@ -45,10 +45,9 @@ func setLockView(t *testing.T, dir, name string, born time.Time, v lockView) {
 }
 
 // A free lock speaks for a death only where its holder saw the lock file as
-// the reader does: the same filesystem type, and the same device unless
-// both see NFS. A holder through an overlay or FUSE mount of the reader's
-// directory (another type), another mount of a local filesystem (another
-// device), or a kubexit that did not say (the lock file of a kubexit
+// the reader does: the same filesystem type and device. A holder through an
+// overlay or FUSE mount of the reader's directory (another type), another
+// mount (another device: a second NFS mount, as hack/fs-test measures), or a kubexit that did not say (the lock file of a kubexit
 // before views), is no word, and the reason is given. A held lock is
 // judged the same way: a foreign view is no word either.
 func TestGraveyardLockViews(t *testing.T) {

@@ -53,11 +53,12 @@ var errLockHeld = errors.New("held by another process (another container with th
 var errLockSlow = errors.New("the filesystem has not answered a lock call (an NFS server in its grace period?)")
 
 // lockView is what one side sees of a lock file: the filesystem type
-// (statfs f_type) and device (st_dev) of the open file. A lock is seen by a
-// reader only through the same kernel inode as its holder's: the same
-// device of a local filesystem, or NFS on both sides (the server keeps the
-// locks). Through an overlay or FUSE mount of the reader's directory, the
-// holder locks another inode: its view then differs from the reader's.
+// (statfs f_type) and device (st_dev) of the open file. A reader is sure to
+// see a lock only through the same mount as its holder's, as the containers
+// of a pod see their shared volume: the same type and device. Through an
+// overlay or FUSE mount of the reader's directory the holder locks another
+// inode, and through a second NFS mount on the same client its lock was
+// not seen (hack/fs-test, docs/filesystems.md): the views then differ.
 type lockView struct {
 	fsType int64
 	dev    uint64
