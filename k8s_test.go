@@ -547,14 +547,22 @@ func TestK8sUnknownNameOnlyWarns(t *testing.T) {
 	}
 }
 
+// waitingForDB is a pod whose db runs, not ready, and kubexit started in it
+// with KUBEXIT_BIRTH_DEPS=db (and extra), waiting for the db.
+func waitingForDB(t *testing.T, b *k8sBed, extra map[string]string) (*k8sPod, *kubexitProc) {
+	t.Helper()
+	p := newK8sPod(t, b, k8sPodOpts{})
+	p.setStatus(t, []obj{csRunning("db", false)}, nil)
+	k := p.start(t, "db", extra)
+	waitLog(t, k, "db: running, not ready")
+	return p, k
+}
+
 // The API server is stopped and restarted mid-wait: kubexit logs the
 // failure, keeps waiting, and starts the child once the dep is ready.
 func TestK8sAPIServerRestart(t *testing.T) {
 	b := needK8s(t)
-	p := newK8sPod(t, b, k8sPodOpts{})
-	p.setStatus(t, []obj{csRunning("db", false)}, nil)
-	k := p.start(t, "db", nil)
-	waitLog(t, k, "db: running, not ready")
+	p, k := waitingForDB(t, b, nil)
 
 	restarted := false
 	t.Cleanup(func() {
@@ -597,12 +605,9 @@ func TestK8sDeathDepDiesDuringBirthWait(t *testing.T) {
 		{"exit zero", map[string]string{"KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS": "true"}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := newK8sPod(t, b, k8sPodOpts{})
-			p.setStatus(t, []obj{csRunning("db", false)}, nil)
 			env := map[string]string{"KUBEXIT_DEATH_DEPS": "proxy"}
 			maps.Copy(env, c.env)
-			k := p.start(t, "db", env)
-			waitLog(t, k, "db: running, not ready")
+			p, k := waitingForDB(t, b, env)
 			if err := os.WriteFile(filepath.Join(p.graveyard, "proxy"), []byte("Died: \"2026-01-01T00:00:00Z\"\nExitCode: 0\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -617,10 +622,7 @@ func TestK8sDeathDepDiesDuringBirthWait(t *testing.T) {
 // TERM during the wait: exit 143, no child, a tombstone with Died.
 func TestK8sTermDuringBirthWait(t *testing.T) {
 	b := needK8s(t)
-	p := newK8sPod(t, b, k8sPodOpts{})
-	p.setStatus(t, []obj{csRunning("db", false)}, nil)
-	k := p.start(t, "db", nil)
-	waitLog(t, k, "db: running, not ready")
+	p, k := waitingForDB(t, b, nil)
 	k.signal(syscall.SIGTERM)
 	p.expectNoChild(t, k, 143)
 	if ts, _ := readTombstone(p.graveyard, "app"); ts.ExitCode == nil || *ts.ExitCode != 143 {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -15,25 +13,13 @@ import (
 // proxy is terminated (death dep) and exits 0, and the pod Succeeds.
 func TestNodeProbeBirth(t *testing.T) {
 	b := needNode(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port on the node (hostNetwork)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	port := nodeFreePort(t)
 	n := runExample(t, b, "probe-birth-pod.yaml", func(objs []obj) {
 		setEnv(t, objs, "app", "PROXY_PORT", port)
 		setEnv(t, objs, "app", "KUBEXIT_BIRTH_PROBES", "http://127.0.0.1:"+port+"/ready")
 		setEnv(t, objs, "proxy", "PROXY_PORT", port)
 	})
-	p := n.waitPodDone(t, "gate")
-	if p.Status.Phase != "Succeeded" {
-		t.Errorf("pod phase %s, want Succeeded", p.Status.Phase)
-	}
-	app := expectTerm(t, p, "app", 0, "Completed", "kubexit: exit 0: child exited 0")
-	proxy := expectTerm(t, p, "proxy", 0, "Completed", "kubexit: exit 0: child terminated because death dep app died; it exited 143 (SIGTERM)")
-	appTS := n.expectTombstone(t, "app", 0)
-	n.expectTombstone(t, "proxy", 143)
+	app, proxy, appTS, _ := n.expectAppProxySucceeded(t, "gate")
 	appLog, proxyLog := n.logs("gate", "app"), n.logs("gate", "proxy")
 	t.Logf("app's log:\n%s\nproxy's log:\n%s", appLog, proxyLog)
 	if !strings.Contains(appLog, "app: first request through the proxy: ok") {

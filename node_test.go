@@ -538,19 +538,55 @@ func within(t *testing.T, what string, a, b time.Time, lo, hi time.Duration) {
 	}
 }
 
+// withAndWithout runs test twice, in parallel subtests: with a switch on
+// (the subtest named on) and off (named off, the control).
+func withAndWithout(t *testing.T, on, off string, test func(t *testing.T, on bool)) {
+	for _, c := range []struct {
+		name string
+		on   bool
+	}{{on, true}, {off, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, c.on)
+		})
+	}
+}
+
+// nodeFreePort is a port that is free on the node (the tests' pods use
+// hostNetwork) when it is asked for.
+func nodeFreePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+// expectAppProxySucceeded waits for the app-and-proxy pod to finish and
+// checks its ending: the pod Succeeded, the app's child exited 0, the proxy
+// was terminated when its death dep app died and exited 0, and the
+// tombstones say so (app 0, proxy 143).
+func (n *nodeNS) expectAppProxySucceeded(t *testing.T, pod string) (app, proxy nodeTerm, appTS, proxyTS tombstone) {
+	t.Helper()
+	p := n.waitPodDone(t, pod)
+	if p.Status.Phase != "Succeeded" {
+		t.Errorf("pod phase %s, want Succeeded", p.Status.Phase)
+	}
+	app = expectTerm(t, p, "app", 0, "Completed", "kubexit: exit 0: child exited 0")
+	proxy = expectTerm(t, p, "proxy", 0, "Completed", "kubexit: exit 0: child terminated because death dep app died; it exited 143 (SIGTERM)")
+	appTS = n.expectTombstone(t, "app", 0)
+	proxyTS = n.expectTombstone(t, "proxy", 143)
+	return app, proxy, appTS, proxyTS
+}
+
 // Example (a): the app starts only once the proxy is Ready (birth dep, a GET
 // of its own pod with a Role pinned to the pod's name); when the app exits,
 // the proxy is terminated (death dep) and exits 0, and the pod Succeeds.
 func TestNodeAppProxyPod(t *testing.T) {
 	n := runExample(t, needNode(t), "app-proxy-pod.yaml", nil)
-	p := n.waitPodDone(t, "web")
-	if p.Status.Phase != "Succeeded" {
-		t.Errorf("pod phase %s, want Succeeded", p.Status.Phase)
-	}
-	app := expectTerm(t, p, "app", 0, "Completed", "kubexit: exit 0: child exited 0")
-	proxy := expectTerm(t, p, "proxy", 0, "Completed", "kubexit: exit 0: child terminated because death dep app died; it exited 143 (SIGTERM)")
-	appTS := n.expectTombstone(t, "app", 0)
-	proxyTS := n.expectTombstone(t, "proxy", 143)
+	app, proxy, appTS, proxyTS := n.expectAppProxySucceeded(t, "web")
 
 	// Birth dep: the proxy makes itself ready 3 s after it starts; the app's
 	// child (Born) starts after that, though its container started at once.
@@ -608,35 +644,29 @@ func TestNodeAppProxyPodDeleted(t *testing.T) {
 // finishes either way.
 func TestNodeJobSidecar(t *testing.T) {
 	b := needNode(t)
-	for _, c := range []struct {
-		name     string
-		exitZero bool
-	}{{"exit zero", true}, {"without exit zero", false}} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			n := runExample(t, b, "job-sidecar.yaml", func(objs []obj) {
-				if !c.exitZero {
-					setEnv(t, objs, "shipper", "KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "")
-				}
-			})
-			cond, j, p := n.waitJobDone(t, "report")
-
-			main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
-			var shipper nodeTerm
-			msg := "child terminated because death dep main died; it exited 143 (SIGTERM)"
-			if c.exitZero {
-				expectJobSucceeded(t, cond, j, p)
-				shipper = expectTerm(t, p, "shipper", 0, "Completed", "kubexit: exit 0: "+msg)
-			} else {
-				if cond != "Failed" || j.Status.Failed != 1 || p.Status.Phase != "Failed" {
-					t.Errorf("job %s (failed %d), pod %s; want Failed, 1, Failed", cond, j.Status.Failed, p.Status.Phase)
-				}
-				shipper = expectTerm(t, p, "shipper", 143, "Error", "kubexit: exit 143: "+msg)
+	withAndWithout(t, "exit zero", "without exit zero", func(t *testing.T, exitZero bool) {
+		n := runExample(t, b, "job-sidecar.yaml", func(objs []obj) {
+			if !exitZero {
+				setEnv(t, objs, "shipper", "KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "")
 			}
-			t.Logf("job %s, pod %s", cond, p.Status.Phase)
-			n.expectStoppedAfterMain(t, main, shipper, "shipper")
 		})
-	}
+		cond, j, p := n.waitJobDone(t, "report")
+
+		main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
+		var shipper nodeTerm
+		msg := "child terminated because death dep main died; it exited 143 (SIGTERM)"
+		if exitZero {
+			expectJobSucceeded(t, cond, j, p)
+			shipper = expectTerm(t, p, "shipper", 0, "Completed", "kubexit: exit 0: "+msg)
+		} else {
+			if cond != "Failed" || j.Status.Failed != 1 || p.Status.Phase != "Failed" {
+				t.Errorf("job %s (failed %d), pod %s; want Failed, 1, Failed", cond, j.Status.Failed, p.Status.Phase)
+			}
+			shipper = expectTerm(t, p, "shipper", 143, "Error", "kubexit: exit 143: "+msg)
+		}
+		t.Logf("job %s, pod %s", cond, p.Status.Phase)
+		n.expectStoppedAfterMain(t, main, shipper, "shipper")
+	})
 }
 
 // Example (c): an init container copies /kubexit from kubexit's busybox
@@ -817,68 +847,57 @@ func (n *nodeNS) followLogs(t *testing.T, pod, container string) *syncBuffer {
 // the proxy stops at once and the drain fails.
 func TestNodeOrderedShutdown(t *testing.T) {
 	b := needNode(t)
-	for _, c := range []struct {
-		name string
-		hold bool
-	}{{"held", true}, {"without", false}} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			l, err := net.Listen("tcp", "127.0.0.1:0") // a free port on the node (hostNetwork)
-			if err != nil {
-				t.Fatal(err)
-			}
-			port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-			l.Close()
-			n := runExample(t, b, "ordered-shutdown-pod.yaml", func(objs []obj) {
-				setEnv(t, objs, "app", "PROXY_PORT", port)
-				setEnv(t, objs, "proxy", "PROXY_PORT", port)
-				if !c.hold {
-					setEnv(t, objs, "proxy", "KUBEXIT_SHUTDOWN_AFTER", "")
-				}
-			})
-			waitWithin(t, 90*time.Second, nodePoll, "app and proxy to run", func() bool {
-				a, ok1 := readTombstone(n.graveyard, "app")
-				p, ok2 := readTombstone(n.graveyard, "proxy")
-				pod, _ := n.pod(t, "shop")
-				running := 0
-				for _, cs := range pod.Status.ContainerStatuses {
-					if cs.State.Running != nil {
-						running++
-					}
-				}
-				return ok1 && ok2 && a.Born != nil && p.Born != nil && running == 2
-			})
-			appLog, proxyLog := n.followLogs(t, "shop", "app"), n.followLogs(t, "shop", "proxy")
-			waitWithin(t, 30*time.Second, nodePoll, "the app to serve through the proxy", func() bool {
-				return strings.Contains(appLog.String(), "app: serving")
-			})
-			n.bed.do(t, "DELETE", "/api/v1/namespaces/"+n.ns+"/pods/shop", "application/json", nil)
-			waitWithin(t, 60*time.Second, nodePoll, "pod shop to be gone", func() bool {
-				_, ok := n.pod(t, "shop")
-				return !ok
-			})
-			appTS := n.expectTombstone(t, "app", 0)
-			proxyTS, _ := readTombstone(n.graveyard, "proxy")
-			drain := regexp.MustCompile(`app: drain: (\d+) ok, (\d+) failed`).FindStringSubmatch(appLog.String())
-			if drain == nil {
-				t.Fatalf("the app's log has no drain result:\n%s", appLog)
-			}
-			t.Logf("%s: %s; proxy's log:\n%s", c.name, drain[0], proxyLog)
-			ok, _ := strconv.Atoi(drain[1])
-			failed, _ := strconv.Atoi(drain[2])
-			if c.hold {
-				if ok < 5 || failed != 0 {
-					t.Errorf("drain: %d ok, %d failed; want every request through the held proxy to succeed", ok, failed)
-				}
-				if !strings.Contains(proxyLog.String(), "holding the stop signal") || !strings.Contains(proxyLog.String(), "siblings gone; forwarding the stop signal") {
-					t.Errorf("the proxy's kubexit did not hold the TERM:\n%s", proxyLog)
-				}
-				if appTS.Died != nil && proxyTS.Died != nil {
-					within(t, "app's child died -> proxy's child died (tombstones)", *appTS.Died, *proxyTS.Died, 0, 10*time.Second)
-				}
-			} else if failed == 0 {
-				t.Errorf("drain: %d ok, %d failed; want failures without the hold (the control)", ok, failed)
+	withAndWithout(t, "held", "without", func(t *testing.T, hold bool) {
+		port := nodeFreePort(t)
+		n := runExample(t, b, "ordered-shutdown-pod.yaml", func(objs []obj) {
+			setEnv(t, objs, "app", "PROXY_PORT", port)
+			setEnv(t, objs, "proxy", "PROXY_PORT", port)
+			if !hold {
+				setEnv(t, objs, "proxy", "KUBEXIT_SHUTDOWN_AFTER", "")
 			}
 		})
-	}
+		waitWithin(t, 90*time.Second, nodePoll, "app and proxy to run", func() bool {
+			a, ok1 := readTombstone(n.graveyard, "app")
+			p, ok2 := readTombstone(n.graveyard, "proxy")
+			pod, _ := n.pod(t, "shop")
+			running := 0
+			for _, cs := range pod.Status.ContainerStatuses {
+				if cs.State.Running != nil {
+					running++
+				}
+			}
+			return ok1 && ok2 && a.Born != nil && p.Born != nil && running == 2
+		})
+		appLog, proxyLog := n.followLogs(t, "shop", "app"), n.followLogs(t, "shop", "proxy")
+		waitWithin(t, 30*time.Second, nodePoll, "the app to serve through the proxy", func() bool {
+			return strings.Contains(appLog.String(), "app: serving")
+		})
+		n.bed.do(t, "DELETE", "/api/v1/namespaces/"+n.ns+"/pods/shop", "application/json", nil)
+		waitWithin(t, 60*time.Second, nodePoll, "pod shop to be gone", func() bool {
+			_, ok := n.pod(t, "shop")
+			return !ok
+		})
+		appTS := n.expectTombstone(t, "app", 0)
+		proxyTS, _ := readTombstone(n.graveyard, "proxy")
+		drain := regexp.MustCompile(`app: drain: (\d+) ok, (\d+) failed`).FindStringSubmatch(appLog.String())
+		if drain == nil {
+			t.Fatalf("the app's log has no drain result:\n%s", appLog)
+		}
+		t.Logf("%s: %s; proxy's log:\n%s", t.Name(), drain[0], proxyLog)
+		ok, _ := strconv.Atoi(drain[1])
+		failed, _ := strconv.Atoi(drain[2])
+		if hold {
+			if ok < 5 || failed != 0 {
+				t.Errorf("drain: %d ok, %d failed; want every request through the held proxy to succeed", ok, failed)
+			}
+			if !strings.Contains(proxyLog.String(), "holding the stop signal") || !strings.Contains(proxyLog.String(), "siblings gone; forwarding the stop signal") {
+				t.Errorf("the proxy's kubexit did not hold the TERM:\n%s", proxyLog)
+			}
+			if appTS.Died != nil && proxyTS.Died != nil {
+				within(t, "app's child died -> proxy's child died (tombstones)", *appTS.Died, *proxyTS.Died, 0, 10*time.Second)
+			}
+		} else if failed == 0 {
+			t.Errorf("drain: %d ok, %d failed; want failures without the hold (the control)", ok, failed)
+		}
+	})
 }

@@ -167,33 +167,51 @@ func TestProbeTCPLate(t *testing.T) {
 	}
 }
 
+// lateServer is an HTTP endpoint that answers 503 until the test sets
+// ready, and 200 ("ok") from then on. It counts every request it gets, and
+// the 200s it answers; a request that accept (when not nil) refuses is
+// answered 400 before it is looked at further.
+type lateServer struct {
+	*httptest.Server
+	ready    atomic.Bool
+	requests atomic.Int32
+	oks      atomic.Int32
+}
+
+func newLateServer(t testing.TB, accept func(*http.Request) bool) *lateServer {
+	s := &lateServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		if accept != nil && !accept(r) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if !s.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		s.oks.Add(1)
+		fmt.Fprintln(w, "ok")
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
 // An HTTP endpoint that answers 503, then 200: "HTTP 503" until then, and
 // the wait ends on the 200.
 func TestProbeHTTP503Then200(t *testing.T) {
 	t.Parallel()
-	var ready atomic.Bool
-	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		if r.Method != http.MethodGet || r.URL.Path != "/ready" || !strings.HasPrefix(r.UserAgent(), "kubexit/") {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		if !ready.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	}))
-	defer srv.Close()
+	srv := newLateServer(t, func(r *http.Request) bool {
+		return r.Method == http.MethodGet && r.URL.Path == "/ready" && strings.HasPrefix(r.UserAgent(), "kubexit/")
+	})
 	p := mustProbe(t, srv.URL+"/ready")
 	if err := newProber().try(context.Background(), p); err == nil || err.Error() != "HTTP 503" {
 		t.Fatalf("not ready: %v, want HTTP 503", err)
 	}
 	res, _ := probeWaitAsync(t, birthProbes{Probes: []probe{p}, Interval: minReadinessInterval})
-	waitFor(t, "a few 503s", func() bool { return requests.Load() >= 3 })
+	waitFor(t, "a few 503s", func() bool { return srv.requests.Load() >= 3 })
 	waitGoesOn(t, res, "the endpoint answered 200")
-	ready.Store(true)
+	srv.ready.Store(true)
 	if err := probeResult(t, res); err != nil {
 		t.Fatalf("the endpoint answers 200: %v", err)
 	}
@@ -487,16 +505,7 @@ func TestBirthProbesTimeout(t *testing.T) {
 // serving: the 200 came before the child's first request.
 func TestBirthProbesStartChild(t *testing.T) {
 	t.Parallel()
-	var ready atomic.Bool
-	var okBeforeChild atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		okBeforeChild.Add(1)
-	}))
-	defer srv.Close()
+	srv := newLateServer(t, nil)
 	env, gy := probeEnv(t, srv.URL+"/ready")
 	started := filepath.Join(t.TempDir(), "started")
 	p := startKubexit(t, env, "touch", started)
@@ -505,12 +514,12 @@ func TestBirthProbesStartChild(t *testing.T) {
 	if fileExists(started) {
 		t.Fatal("the child started while the endpoint answered 503")
 	}
-	ready.Store(true)
+	srv.ready.Store(true)
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
 	}
-	if !fileExists(started) || okBeforeChild.Load() == 0 {
-		t.Errorf("child started %v, 200s answered %d", fileExists(started), okBeforeChild.Load())
+	if !fileExists(started) || srv.oks.Load() == 0 {
+		t.Errorf("child started %v, 200s answered %d", fileExists(started), srv.oks.Load())
 	}
 	if ts, ok := readTombstone(gy, "app"); !ok || ts.Born == nil || ts.Died == nil {
 		t.Errorf("tombstone %+v", ts)

@@ -200,9 +200,7 @@ func TestReadinessNamespace(t *testing.T) {
 		t.Errorf("podNamespace(given) = %q, %v", ns, err)
 	}
 	_, err := podNamespace(env, "")
-	if err == nil || !strings.Contains(err.Error(), "KUBEXIT_NAMESPACE") || !strings.Contains(err.Error(), file) {
-		t.Errorf("no namespace: err = %v, want one naming KUBEXIT_NAMESPACE and the file", err)
-	}
+	wantErrSaying(t, "no namespace", err, "KUBEXIT_NAMESPACE", file)
 	os.WriteFile(file, []byte("from-sa\n"), 0o644)
 	if ns, err := podNamespace(env, ""); ns != "from-sa" || err != nil {
 		t.Errorf("podNamespace from file = %q, %v", ns, err)
@@ -304,6 +302,21 @@ func readinessConfig(deps ...string) config {
 func captureLog() (*slog.Logger, *syncBuffer) {
 	buf := &syncBuffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// wantErrSaying fails the test (what says which case) unless err is an
+// error whose message has each of parts in it.
+func wantErrSaying(t testing.TB, what string, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error, want one saying %q", what, parts)
+		return
+	}
+	for _, part := range parts {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("%s: error %q does not say %q", what, err, part)
+		}
+	}
 }
 
 func TestReadinessRetriesThenReady(t *testing.T) {
@@ -438,9 +451,7 @@ func TestReadinessTimeout(t *testing.T) {
 	// Read once, then failing: both.
 	f.script(podAnswer(pod), statusAnswer(503, metav1.StatusReasonServiceUnavailable, "etcd is down"))
 	err = birthWait(context.Background(), env, cfg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "db: running, not ready") || !strings.Contains(err.Error(), "the last attempt failed") {
-		t.Errorf("err = %v", err)
-	}
+	wantErrSaying(t, "read once, then failing", err, "db: running, not ready", "the last attempt failed")
 }
 
 func TestReadinessCancel(t *testing.T) {
@@ -490,9 +501,7 @@ func TestReadinessNoCredentials(t *testing.T) {
 	t.Parallel()
 	env := apiEnv{getenv: envFunc(map[string]string{"HOME": t.TempDir()}), saDir: t.TempDir()}
 	err := birthWait(context.Background(), env, readinessConfig("db"), slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "no Kubernetes API credentials") || !strings.Contains(err.Error(), "KUBECONFIG is not set") {
-		t.Errorf("err = %v", err)
-	}
+	wantErrSaying(t, "no credentials", err, "no Kubernetes API credentials", "KUBECONFIG is not set")
 
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	os.WriteFile(kc, []byte("this: [is not a kubeconfig"), 0o600)
@@ -582,9 +591,7 @@ func TestReadinessInCluster(t *testing.T) {
 	// No token: what to fix.
 	os.Remove(filepath.Join(sa, "token"))
 	err := birthWait(context.Background(), env, cfg, discardLogger())
-	if err == nil || !strings.Contains(err.Error(), "cannot use its service account") || !strings.Contains(err.Error(), "automountServiceAccountToken") {
-		t.Errorf("without a token: %v", err)
-	}
+	wantErrSaying(t, "without a token", err, "cannot use its service account", "automountServiceAccountToken")
 }
 
 // A KUBEXIT_NAME that is not a container of the pod: one warning that names
