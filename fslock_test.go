@@ -48,7 +48,7 @@ func fsLockEvidence(t *testing.T, b *fsBed, holderDir, holder string, probes int
 			}
 			return lockNone, err
 		}
-		if held, err := testLock(fd, path); err != nil || held {
+		if held, err := testLock(fd, path, true); err != nil || held {
 			return lockHeld, err
 		}
 		return lockFree, nil

@@ -51,13 +51,17 @@ type graveyardReader struct {
 	fsName                string
 	fsType                int64
 	locks, listing, hints bool
+	// local is a filesystem of this kernel alone, where a lock call never
+	// waits: lock tests there are not bounded (testLock).
+	local bool
 }
 
 // lockWant is the first line a sibling's lock file holds for the life that
-// began at born.
+// began at born, and the file's path.
 type lockWant struct {
 	born time.Time
 	line []byte
+	path string
 }
 
 func newGraveyardReader(dir string) *graveyardReader {
@@ -95,7 +99,7 @@ func (g *graveyardReader) decide() bool {
 		// One kernel's directory cache serves every container's mount: an
 		// open by name sees a new file at once, and so does inotify. (An
 		// idle watcher of 10,000 files spent 2.4 % of a core listing.)
-		g.locks, g.hints = true, true
+		g.locks, g.hints, g.local = true, true, true
 	case unix.NFS_SUPER_MAGIC:
 		g.locks, g.listing = true, true
 	case unix.OVERLAYFS_SUPER_MAGIC:
@@ -185,7 +189,7 @@ func (g *graveyardReader) lockState(name string, born time.Time) (lockState, err
 	if !g.decide() || !g.locks {
 		return lockNone, nil
 	}
-	path := filepath.Join(g.dir, lockFileName(name))
+	line, path := g.want(name, born)
 	fd, content, dev, err := openLockFile(path, g.lockBuf)
 	if errors.Is(err, fs.ErrNotExist) {
 		return lockNone, nil
@@ -193,7 +197,7 @@ func (g *graveyardReader) lockState(name string, born time.Time) (lockState, err
 	if err != nil {
 		return lockNone, err
 	}
-	rest, ok := bytes.CutPrefix(content, g.want(name, born))
+	rest, ok := bytes.CutPrefix(content, line)
 	if !ok {
 		unix.Close(fd)
 		// Empty: a kubexit whose lock is not taken yet (it writes the
@@ -214,7 +218,7 @@ func (g *graveyardReader) lockState(name string, born time.Time) (lockState, err
 		return lockNone, fmt.Errorf("its kubexit sees the lock file through another mount (%s, device %d:%d) than this one (%s, device %d:%d), so its lock may not be seen here (an overlay, FUSE or second NFS mount of this directory?)",
 			fsLabel(view.fsType), unix.Major(view.dev), unix.Minor(view.dev), g.fsName, unix.Major(dev), unix.Minor(dev))
 	}
-	held, err := testLock(fd, path)
+	held, err := testLock(fd, path, !g.local)
 	switch {
 	case err != nil:
 		return lockNone, fmt.Errorf("test lock of %s: %w", path, err)
@@ -224,14 +228,15 @@ func (g *graveyardReader) lockState(name string, born time.Time) (lockState, err
 	return lockFree, nil
 }
 
-// want is the Born line of name's lock file for born, kept between polls.
-func (g *graveyardReader) want(name string, born time.Time) []byte {
+// want is the Born line of name's lock file for born, and its path, kept
+// between polls.
+func (g *graveyardReader) want(name string, born time.Time) (line []byte, path string) {
 	w, ok := g.wants[name]
 	if !ok || !w.born.Equal(born) {
-		w = lockWant{born, tombstone{Born: &born}.marshal()}
+		w = lockWant{born: born, line: tombstone{Born: &born}.marshal(), path: filepath.Join(g.dir, lockFileName(name))}
 		g.wants[name] = w
 	}
-	return w.line
+	return w.line, w.path
 }
 
 func fsLabel(fsType int64) string {
@@ -271,7 +276,7 @@ func (g *graveyardReader) holder(name string) (held bool, born string) {
 	if err != nil {
 		return false, ""
 	}
-	if held, err := testLock(fd, path); err != nil || !held {
+	if held, err := testLock(fd, path, !g.decide() || !g.local); err != nil || !held {
 		return false, ""
 	}
 	if t, err := parseTombstone(content); err == nil && t.Born != nil {

@@ -15,10 +15,11 @@ package main
 // The locks are open file description locks (fcntl F_OFD_SETLK): tied to
 // the open file, not to the process, so nothing else in kubexit can drop
 // them by closing another descriptor, and not inherited by the child
-// (O_CLOEXEC). Every lock call is bounded by lockCallBound: on NFS, in a
-// server's grace period (up to 90 s after it starts), the kernel retries a
-// lock or a lock test until the server grants it, and neither the child's
-// start nor a poll may wait for that.
+// (O_CLOEXEC). Lock calls that may wait are bounded by lockCallBound: on
+// NFS, in a server's grace period (up to 90 s after it starts), the kernel
+// retries a lock or a lock test until the server grants it, and neither the
+// child's start nor a poll may wait for that. This process's lock is always
+// taken so; a test on a local filesystem, which never waits, is a plain call.
 
 import (
 	"bytes"
@@ -202,16 +203,24 @@ func (l *lifeLock) taken() (bool, error) {
 	}
 }
 
-// slowLocks are the lock files whose last test has not returned yet: a
-// later test of one is not tried until it has, so that no more than one
-// call per file waits in the kernel.
+// slowLocks are the lock files with a test in flight (bounded ones): a
+// later test of one is not tried until it has returned, so that no more
+// than one call per file waits in the kernel.
 var slowLocks sync.Map // path → struct{}
 
 // testLock tests the lock on fd, without taking it: held, or free. It
-// closes fd. A test that does not return within lockCallBound is
-// errLockSlow; it goes on in the background, and closes fd when it returns.
-func testLock(fd int, path string) (held bool, err error) {
-	if _, slow := slowLocks.Load(path); slow {
+// closes fd. Unless bounded it is a plain call: on a local filesystem a
+// lock test never waits, and a poll makes one per live dep. Bounded (NFS,
+// where a server in its grace period makes the kernel retry it), a test
+// that does not return within lockCallBound is errLockSlow; it goes on in
+// the background, and closes fd when it returns.
+func testLock(fd int, path string, bounded bool) (held bool, err error) {
+	if !bounded {
+		return getLock(fd)
+	}
+	// Marked before the call, unmarked by it: a call that returns just as
+	// the bound runs out can never leave the file marked.
+	if _, slow := slowLocks.LoadOrStore(path, struct{}{}); slow {
 		unix.Close(fd)
 		return false, errLockSlow
 	}
@@ -221,11 +230,9 @@ func testLock(fd int, path string) (held bool, err error) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
-		err := fcntlLock(fd, unix.F_OFD_GETLK, &lk)
-		unix.Close(fd)
+		held, err := getLock(fd)
 		slowLocks.Delete(path)
-		res <- result{err == nil && lk.Type != unix.F_UNLCK, err}
+		res <- result{held, err}
 	}()
 	t := time.NewTimer(lockCallBound)
 	defer t.Stop()
@@ -233,7 +240,14 @@ func testLock(fd int, path string) (held bool, err error) {
 	case r := <-res:
 		return r.held, r.err
 	case <-t.C:
-		slowLocks.Store(path, struct{}{})
 		return false, errLockSlow
 	}
+}
+
+// getLock tests the lock on fd (F_OFD_GETLK) and closes fd.
+func getLock(fd int) (held bool, err error) {
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
+	err = fcntlLock(fd, unix.F_OFD_GETLK, &lk)
+	unix.Close(fd)
+	return err == nil && lk.Type != unix.F_UNLCK, err
 }
