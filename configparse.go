@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // validated stores a value that check accepts into *field(c).
@@ -273,5 +275,22 @@ func parseLogLevel(c *config, v string) error {
 	default:
 		return errors.New("want debug, info, warn, error or off")
 	}
+	return nil
+}
+
+// parseStopSignal reads KUBEXIT_STOP_SIGNAL: a signal's name, with or
+// without SIG (TERM, SIGQUIT, INT). Signals whose default action does not
+// end a process are refused: a child that does not trap one would keep
+// running until the grace period's KILL.
+func parseStopSignal(c *config, v string) error {
+	name := "SIG" + strings.TrimPrefix(strings.ToUpper(v), "SIG")
+	sig := unix.SignalNum(name)
+	switch sig {
+	case 0:
+		return errors.New("not a signal's name; want TERM, QUIT, INT, HUP, USR1...")
+	case unix.SIGSTOP, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
+		return fmt.Errorf("%s does not end a process by default; want TERM, QUIT, INT, HUP, USR1...", name)
+	}
+	c.StopSignal = sig
 	return nil
 }
