@@ -287,9 +287,9 @@ func parseStopSignal(c *config, v string) error {
 	sig := unix.SignalNum(name)
 	switch sig {
 	case 0:
-		return errors.New("not a signal's name; want TERM, QUIT, INT, HUP, USR1...")
+		return errors.New("not a signal's name; want TERM, QUIT, INT, HUP or USR1, for example")
 	case unix.SIGSTOP, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
-		return fmt.Errorf("%s does not end a process by default; want TERM, QUIT, INT, HUP, USR1...", name)
+		return fmt.Errorf("%s does not end a process by default; want TERM, QUIT, INT, HUP or USR1, for example", name)
 	}
 	c.StopSignal = sig
 	return nil
