@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -214,6 +216,42 @@ func statusCommand(args []string, getenv func(string) string, stdout, stderr io.
 	default:
 		printStatusTable(stdout, rows, time.Now())
 	}
+	return 0
+}
+
+// installCommand is "kubexit --install [DIR]", for an init container: it
+// copies this binary to DIR/kubexit (for images without kubexit), and opens
+// a new generation of the graveyard when the graveyard is mounted here.
+func installCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	c := newCommand("--install")
+	pos, code, done := c.parse(args, stdout, stderr)
+	switch {
+	case done:
+		return code
+	case len(pos) > 1:
+		return c.fail(stderr, "takes at most one DIR")
+	}
+	cfg, code, ok := commandEnv(getenv, stderr, "KUBEXIT_GRAVEYARD")
+	if !ok {
+		return code
+	}
+	if len(pos) == 1 {
+		if err := installBinary(pos[0]); err != nil {
+			fmt.Fprintf(stderr, "kubexit: --install: %v\n", err)
+			return exitInternal
+		}
+		fmt.Fprintf(stderr, "kubexit: installed %s\n", filepath.Join(pos[0], "kubexit"))
+	}
+	now := time.Now()
+	if st, err := os.Stat(cfg.Graveyard); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "kubexit: no graveyard directory at %s here (KUBEXIT_GRAVEYARD); no generation opened: mount the graveyard in this init container if the pod may restart all its containers\n", cfg.Graveyard)
+		return 0
+	}
+	if err := openGeneration(cfg.Graveyard, now); err != nil {
+		fmt.Fprintf(stderr, "kubexit: --install: cannot open a new generation of the graveyard %s: %v\n", cfg.Graveyard, err)
+		return exitInternal
+	}
+	fmt.Fprintf(stderr, "kubexit: new generation of the graveyard %s began %s\n", cfg.Graveyard, now.UTC().Format(time.RFC3339Nano))
 	return 0
 }
 
