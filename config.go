@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -210,7 +211,7 @@ func checkConfig(cfg config, getenv func(string) string) error {
 	if getenv("KUBEXIT_SHUTDOWN_TIMEOUT") != "" && len(cfg.ShutdownAfter) == 0 {
 		bad("KUBEXIT_SHUTDOWN_TIMEOUT", "only applies with KUBEXIT_SHUTDOWN_AFTER")
 	}
-	for name := range cfg.RestartCodes {
+	for _, name := range slices.Sorted(maps.Keys(cfg.RestartCodes)) {
 		if len(cfg.DeathDeps) > 0 && !slices.Contains(cfg.DeathDeps, name) {
 			bad("KUBEXIT_RESTART_CODES", fmt.Sprintf("%q is not in KUBEXIT_DEATH_DEPS; the codes say which deaths of a death dep do not count", name))
 		}
