@@ -114,6 +114,17 @@ func TestGenerationUnreadable(t *testing.T) {
 	if _, state, _ := g.judge("main"); state != stateDied {
 		t.Errorf("main: %s, want died", state)
 	}
+	// A generation dated in the future would hide every tombstone: ignored.
+	future := t.TempDir()
+	openGeneration(future, time.Now().Add(time.Hour))
+	writeFile(t, future, "main", diedYAML)
+	g = newGraveyardReader(future)
+	if since, err := g.generation(); !since.IsZero() || err == nil || !strings.Contains(err.Error(), "after this process started; ignored") {
+		t.Errorf("a future generation: %v, %v", since, err)
+	}
+	if _, state, _ := g.judge("main"); state != stateDied {
+		t.Errorf("main under a future generation: %s, want died", state)
+	}
 	// A graveyard not there yet is asked again later.
 	later := filepath.Join(t.TempDir(), "later")
 	g = newGraveyardReader(later)
@@ -129,13 +140,41 @@ func TestGenerationUnreadable(t *testing.T) {
 // are ignored by its reader (sigs.k8s.io/yaml into its struct), and by ours.
 func TestTombstoneUnknownKeysIgnored(t *testing.T) {
 	t.Parallel()
-	data := []byte("Born: \"2026-12-07T06:00:00.5Z\"\nDied: \"2026-12-07T06:00:08Z\"\nExitCode: 42\nGeneration: \"2026-12-07T05:59:59Z\"\nRestarts: 1\n")
+	data := []byte("Born: \"2026-12-07T06:00:00.5Z\"\nContainerExitCode: 0\nDied: \"2026-12-07T06:00:08Z\"\nExitCode: 42\nGeneration: \"2026-12-07T05:59:59Z\"\n")
 	var orig originalTombstone
 	if err := yaml.Unmarshal(data, &orig); err != nil || orig.ExitCode == nil || *orig.ExitCode != 42 || orig.Died == nil {
 		t.Errorf("the original's reader: %+v, %v", orig, err)
 	}
 	ours, err := parseTombstone(data)
-	if err != nil || ours.state() != stateDied || *ours.ExitCode != 42 {
+	if err != nil || ours.state() != stateDied || *ours.ExitCode != 42 || *ours.containerExitCode() != 0 {
 		t.Errorf("ours: %v, %v", ours, err)
 	}
+}
+
+// ContainerExitCode is written as sigs.k8s.io/yaml would write the struct
+// (keys sorted), only where kubexit's status differs from its child's.
+func TestTombstoneContainerExitCode(t *testing.T) {
+	t.Parallel()
+	born, died := time.Unix(1700000000, 5).UTC(), time.Unix(1700000008, 0).UTC()
+	child, container := 143, 0
+	ts := tombstone{Born: &born, Died: &died, ExitCode: &child, ContainerExitCode: &container}
+	want, err := yaml.Marshal(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ts.marshal(); string(got) != string(want) {
+		t.Errorf("marshal =\n%s\nsigs.k8s.io/yaml =\n%s", got, want)
+	}
+	// A dep terminated by its own death dep, with the exit-zero switch:
+	// the kubelet sees 0, which OnFailure does not restart.
+	dir := t.TempDir()
+	if err := writeTombstone(dir, "proxy", ts); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := testWatcher(dir, "proxy")
+	w.restarts = &restartKnowledge{pod: readyFacts(`{"restartPolicy":"OnFailure","containers":[{"name":"proxy"}]}`)}
+	expectPoll(t, w, true, "exit 143, container exit 0, under OnFailure")
+	ts.ContainerExitCode = nil
+	writeTombstone(dir, "proxy", ts)
+	expectPoll(t, w, false, "exit 143 alone, under OnFailure")
 }

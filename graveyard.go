@@ -266,6 +266,12 @@ func (g *graveyardReader) generation() (time.Time, error) {
 		}
 		err = nil
 	}
+	if err == nil && t.After(time.Now()) {
+		// Every reader starts after the init container that opened the
+		// generation: a later date is wrong, and would hide every
+		// tombstone of this run.
+		t, err = time.Time{}, fmt.Errorf("%s began %s, after this process started; ignored", generationFileName, t.UTC().Format(time.RFC3339Nano))
+	}
 	g.since, g.sinceRead = t, true
 	return t, err
 }

@@ -147,12 +147,12 @@ func (s *supervisor) run(args, environ []string, signals <-chan os.Signal, cfgEr
 // kubexit's exit status.
 func (s *supervisor) end(o outcome) int {
 	s.deathCalls.Wait()
-	s.recordDeath(o.status)
 	code := o.status
 	if o.cause == causeDeathDep && s.cfg.ExitZeroOnDeathDeps && code != 0 {
 		s.log.Info("exiting 0 instead of the child's status: terminated because a death dep died", "child_exit_code", code)
 		code = 0
 	}
+	s.recordDeath(o.status, code)
 	s.log.Debug("exiting", "exit_code", code, "cause", o.cause.String(), "reason", o.reason)
 	s.writeTerminationMessage(code, o.reason)
 	return code
@@ -471,9 +471,10 @@ func (s *supervisor) lockTakenLate(l *lifeLock) {
 	}
 }
 
-// recordDeath writes Died and ExitCode (keeping Born if the child was born).
-// A failure is logged, not fatal: kubexit still exits with the child's status.
-func (s *supervisor) recordDeath(code int) {
+// recordDeath writes Died and ExitCode, the child's status (keeping Born if
+// the child was born), and ContainerExitCode when kubexit exits with another.
+// A failure is logged, not fatal: kubexit still exits with its status.
+func (s *supervisor) recordDeath(code, exit int) {
 	if s.noGraveyard || s.nameInUse {
 		return // said at start-up
 	}
@@ -483,6 +484,9 @@ func (s *supervisor) recordDeath(code int) {
 	}
 	now := time.Now()
 	t := tombstone{Born: s.born, Died: &now, ExitCode: &code}
+	if exit != code {
+		t.ContainerExitCode = &exit
+	}
 	if err := writeTombstone(s.cfg.Graveyard, s.cfg.Name, t); err != nil {
 		s.log.Error("cannot record death", "err", err)
 	}

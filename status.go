@@ -66,7 +66,7 @@ func readGraveyard(dir string, restarts *restartKnowledge) ([]statusRow, error) 
 // restartsOn tells whether a death (state, t) is one that name's container
 // restarts on: its exit code, 137 if lost.
 func restartsOn(k *restartKnowledge, name, state string, t tombstone) bool {
-	code := t.ExitCode
+	code := t.containerExitCode()
 	switch {
 	case k == nil:
 		return false

@@ -28,10 +28,25 @@ import (
 //
 // Keys are omitted while empty; a tombstone with only Died is one whose child
 // never started.
+//
+// ContainerExitCode is ours alone, written only when kubexit's own exit
+// status differs from its child's (KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS: the
+// child 143, the container 0): it is the code the kubelet's restart rules see
+// (restart.go). The original's reader, as ours, ignores keys it does not know.
 type tombstone struct {
-	Born     *time.Time `json:",omitempty"`
-	Died     *time.Time `json:",omitempty"`
-	ExitCode *int       `json:",omitempty"`
+	Born              *time.Time `json:",omitempty"`
+	ContainerExitCode *int       `json:",omitempty"`
+	Died              *time.Time `json:",omitempty"`
+	ExitCode          *int       `json:",omitempty"`
+}
+
+// containerExitCode is the exit code of the tombstone's container, as far
+// as the tombstone tells: ContainerExitCode, else ExitCode (nil: unknown).
+func (t tombstone) containerExitCode() *int {
+	if t.ContainerExitCode != nil {
+		return t.ContainerExitCode
+	}
+	return t.ExitCode
 }
 
 // States of a tombstone, as the watcher, --status and --wait judge it.
@@ -71,6 +86,9 @@ func (t tombstone) marshal() []byte {
 	var b bytes.Buffer
 	if t.Born != nil {
 		fmt.Fprintf(&b, "Born: %q\n", t.Born.UTC().Format(time.RFC3339Nano))
+	}
+	if t.ContainerExitCode != nil {
+		fmt.Fprintf(&b, "ContainerExitCode: %d\n", *t.ContainerExitCode)
 	}
 	if t.Died != nil {
 		fmt.Fprintf(&b, "Died: %q\n", t.Died.UTC().Format(time.RFC3339Nano))
@@ -220,6 +238,9 @@ func (t tombstone) String() string {
 	}
 	if t.ExitCode != nil {
 		parts = append(parts, "exit code "+strconv.Itoa(*t.ExitCode))
+	}
+	if t.ContainerExitCode != nil {
+		parts = append(parts, "container exit code "+strconv.Itoa(*t.ContainerExitCode))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -46,7 +46,7 @@ func FuzzParseTombstone(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%q parses as %v, which marshals as %q, which does not parse: %v", data, ts, out, err)
 		}
-		if !sameTime(again.Born, ts.Born) || !sameTime(again.Died, ts.Died) || !sameInt(again.ExitCode, ts.ExitCode) {
+		if !sameTime(again.Born, ts.Born) || !sameTime(again.Died, ts.Died) || !sameInt(again.ExitCode, ts.ExitCode) || !sameInt(again.ContainerExitCode, ts.ContainerExitCode) {
 			t.Fatalf("%q parses as %v, marshalled and parsed again as %v", data, ts, again)
 		}
 		if again.state() != ts.state() {

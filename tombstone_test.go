@@ -82,7 +82,7 @@ func TestTombstoneMarshalMatchesOriginalEncoder(t *testing.T) {
 		code := r.IntN(256)
 		cases := []tombstone{{Born: &born}, {Born: &born, Died: &died, ExitCode: &code}, {Died: &died, ExitCode: &code}}
 		for _, ts := range cases {
-			want, err := yaml.Marshal(originalTombstone(ts))
+			want, err := yaml.Marshal(originalTombstone{Born: ts.Born, Died: ts.Died, ExitCode: ts.ExitCode})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -300,13 +300,14 @@ func (w *deathWatcher) judge(dep string, st *depState) (death, bool) {
 	return d, true
 }
 
-// restarting tells whether d is a death that the kubelet undoes: its exit
-// code (137 if lost, as the container's would be) is one that the dep's
+// restarting tells whether d is a death that the kubelet undoes: its
+// container's exit code (137 if lost) is one that the dep's
 // container restarts on. Its next Born is awaited, for restartWaitBound at
 // most; then the death counts after all. While the pod's spec is still being
 // read, no death is judged yet (pendingSpec).
 func (w *deathWatcher) restarting(st *depState, d death) bool {
-	if w.restarts == nil || d.Tombstone.ExitCode == nil {
+	code := d.Tombstone.containerExitCode()
+	if w.restarts == nil || code == nil {
 		return false
 	}
 	p, ok, known := w.restarts.plan(d.Dep)
@@ -317,7 +318,7 @@ func (w *deathWatcher) restarting(st *depState, d death) bool {
 	if !ok {
 		return false
 	}
-	restarts, why := p.restarts(*d.Tombstone.ExitCode)
+	restarts, why := p.restarts(*code)
 	if !restarts {
 		return false
 	}
