@@ -327,3 +327,84 @@ func TestFetchPodFacts(t *testing.T) {
 		t.Error("no error from a cancelled fetch")
 	}
 }
+
+// The signal a death dep's death sends: KUBEXIT_STOP_SIGNAL when set,
+// else the container's lifecycle.stopSignal once the spec is read, else TERM.
+func TestStopSignalChoice(t *testing.T) {
+	t.Parallel()
+	spec := `{"containers":[{"name":"server","lifecycle":{"stopSignal":"SIGQUIT"}},{"name":"plain"}]}`
+	for _, tc := range []struct {
+		what  string
+		env   map[string]string
+		facts *podFacts
+		want  string
+	}{
+		{"no pod read", nil, nil, "SIGTERM"},
+		{"the spec's", nil, readyFacts(spec), "SIGQUIT"},
+		{"the spec not read yet", nil, &podFacts{ready: make(chan struct{})}, "SIGTERM"},
+		{"the variable over the spec", map[string]string{"KUBEXIT_STOP_SIGNAL": "INT"}, readyFacts(spec), "SIGINT"},
+		{"the variable", map[string]string{"KUBEXIT_STOP_SIGNAL": "usr2"}, nil, "SIGUSR2"},
+		{"another container's", map[string]string{"KUBEXIT_NAME": "plain"}, readyFacts(spec), "SIGTERM"},
+	} {
+		env := map[string]string{"KUBEXIT_NAME": "server"}
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		cfg, err := parseConfig(envFunc(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &supervisor{cfg: cfg, facts: tc.facts}
+		if got := signalName(s.stopSignal()); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.what, got, tc.want)
+		}
+	}
+}
+
+// --check reads the pod with death deps and KUBEXIT_POD_NAME: a stop
+// signal other than the container's, and a RestartAllContainers rule with
+// no generation in the graveyard, are warnings; a pod it cannot read is a
+// warning too (death deps work without it), not a failure.
+func TestCheckRestarts(t *testing.T) {
+	t.Parallel()
+	quit, never := corev1.SIGQUIT, corev1.ContainerRestartPolicyNever
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pod", Namespace: "ns"}, Spec: corev1.PodSpec{Containers: []corev1.Container{
+		{Name: "server", Lifecycle: &corev1.Lifecycle{StopSignal: &quit}},
+		{Name: "main", RestartPolicy: &never, RestartPolicyRules: []corev1.ContainerRestartRule{{Action: corev1.ContainerRestartRuleActionRestartAllContainers,
+			ExitCodes: &corev1.ContainerRestartRuleOnExitCodes{Operator: corev1.ContainerRestartRuleOnExitCodesOpIn, Values: []int32{42}}}}},
+	}}}
+	api := newFakeAPI(t)
+	api.script(podAnswer(pod))
+	env := fakeAPIEnv(t, api, "token")
+	graveyard := t.TempDir()
+	cfg, err := parseConfig(envFunc(map[string]string{"KUBEXIT_NAME": "server", "KUBEXIT_DEATH_DEPS": "main", "KUBEXIT_POD_NAME": "pod",
+		"KUBEXIT_NAMESPACE": "ns", "KUBEXIT_STOP_SIGNAL": "TERM", "KUBEXIT_GRAVEYARD": graveyard}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := func(checks []check) string {
+		var b strings.Builder
+		printChecks(&b, checks)
+		return b.String()
+	}
+	out := text(preflight(cfg, env))
+	for _, want := range []string{
+		"ok: kubeconfig ", "may get pod ns/pod",
+		"WARN: KUBEXIT_STOP_SIGNAL is SIGTERM, but container server's lifecycle.stopSignal is SIGQUIT",
+		"WARN: the pod restarts all its containers on some exits (a RestartAllContainers rule), but the graveyard " + graveyard + " has no generation",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--check does not say %q:\n%s", want, out)
+		}
+	}
+	openGeneration(graveyard, time.Now())
+	cfg.StopSignal = unix.SIGQUIT
+	if out := text(preflight(cfg, env)); strings.Contains(out, "WARN") {
+		t.Errorf("warnings with a generation and the container's stop signal:\n%s", out)
+	}
+	api.script(statusAnswer(403, metav1.StatusReasonForbidden, "forbidden"))
+	out = text(preflight(cfg, env))
+	if strings.Contains(out, "FAIL") || !strings.Contains(out, "WARN: the pod's service account may not get pod pod") || !strings.Contains(out, "restart rules and the container's stop signal are not read") {
+		t.Errorf("a pod that cannot be read, with death deps only:\n%s", out)
+	}
+}
