@@ -204,6 +204,35 @@ func (n *nodeNS) expectLogged(t *testing.T, pod, container, want string, times i
 	}
 }
 
+// waitFirstExit watches the graveyard (the test's hostPath) for container's
+// tombstone to record a death with exit code, and returns when that child
+// died. It stops early, failing the test, when the pod ends first.
+// RestartAllContainers reports no exit code in the pod's status (every
+// container's last state is 137, RestartingAllContainers), and the next
+// attempt's Born overwrites the tombstone: the test polls it often.
+func (n *nodeNS) waitFirstExit(t *testing.T, pod, container string, code int) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	var asked time.Time
+	for {
+		if ts, ok := readTombstone(n.graveyard, container); ok && ts.Died != nil && ts.ExitCode != nil && *ts.ExitCode == code {
+			t.Logf("tombstone %s: Died %s, ExitCode %d (first attempt)", container, ts.Died.Format(time.RFC3339Nano), code)
+			return *ts.Died
+		}
+		if time.Since(asked) > time.Second {
+			asked = time.Now()
+			if p, _ := n.pod(t, pod); p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed" {
+				t.Errorf("pod %s ended (%s) before %s's tombstone recorded an exit %d", pod, p.Status.Phase, container, code)
+				return time.Time{}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's tombstone did not record an exit %d within 120s", container, code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // examples/restart-rule-job.yaml: main exits 42 after 3 s, and its restart
 // rule makes the kubelet restart it in place; the second run works 8 s and
 // exits 0. The shipper (death dep on main, API access to read main's rules)
@@ -253,6 +282,7 @@ func TestNodeRestartAllJob(t *testing.T) {
 	n := runExample(t, b, "restart-all-job.yaml", nil)
 	pod := n.jobPod(t, "restart-all")
 	n.restartPod(t, pod).expectRule(t, "main", "RestartAllContainers")
+	firstDied := n.waitFirstExit(t, pod, "main", 42)
 	cond, j, p := n.waitJobDone(t, "restart-all")
 	rp := n.restartPod(t, pod)
 	rp.logSummary(t, pod)
@@ -262,12 +292,13 @@ func TestNodeRestartAllJob(t *testing.T) {
 		t.Fatalf("init container install-kubexit exited %d (%s), message %q; log:\n%s", install.ExitCode, install.Reason, strings.TrimSpace(install.Message), n.logs(pod, "install-kubexit"))
 	}
 	expectJobSucceeded(t, cond, j, p)
-	firstExit := expectLastExit(t, rp.status(t, "main"), 1, 42)
-	if c := rp.status(t, "install-kubexit"); c.RestartCount != 1 {
-		t.Errorf("install-kubexit: restartCount %d, want 1 (run again by RestartAllContainers)", c.RestartCount)
-	}
-	if c := rp.status(t, "sidecar"); c.RestartCount != 1 {
-		t.Errorf("sidecar: restartCount %d, want 1 (restarted by RestartAllContainers)", c.RestartCount)
+	// RestartAllContainers restarts each container once, the init container
+	// too; the pod's status gives each last state as 137,
+	// RestartingAllContainers (main's too: its 42 is in its tombstone only).
+	for _, name := range []string{"install-kubexit", "sidecar", "main"} {
+		if c := rp.status(t, name); c.RestartCount != 1 {
+			t.Errorf("%s: restartCount %d, want 1 (run again by RestartAllContainers)", name, c.RestartCount)
+		}
 	}
 	main := expectExit(t, p, "main", 0)
 	sidecar := expectExit(t, p, "sidecar", 0)
@@ -277,7 +308,9 @@ func TestNodeRestartAllJob(t *testing.T) {
 	// The second attempt's sidecar child was born after main's first exit,
 	// lived through main's 8 s second run and died right after it.
 	if sidecarTS.Born != nil && sidecarTS.Died != nil && mainTS.Born != nil && mainTS.Died != nil {
-		within(t, "main's first exit (42) -> sidecar's child born (second attempt)", firstExit, *sidecarTS.Born, 0, 90*time.Second)
+		if !firstDied.IsZero() {
+			within(t, "main's first child died (42) -> sidecar's child born (second attempt)", firstDied, *sidecarTS.Born, 0, 90*time.Second)
+		}
 		within(t, "sidecar's child born -> died (through main's 8 s second run)", *sidecarTS.Born, *sidecarTS.Died, 5*time.Second, 120*time.Second)
 		within(t, "main's child died -> sidecar's child died (tombstones)", *mainTS.Died, *sidecarTS.Died, 0, 2*time.Second)
 	}
@@ -294,7 +327,7 @@ func TestNodeRestartAllJob(t *testing.T) {
 func TestNodeStopSignal(t *testing.T) {
 	b := needRestartNode(t)
 	n := runExample(t, b, "stop-signal-pod.yaml", nil)
-	if c := n.restartPod(t, "quit").container(t, "server"); c.Lifecycle == nil || c.Lifecycle.StopSignal != "QUIT" {
+	if c := n.restartPod(t, "quit").container(t, "server"); c.Lifecycle == nil || c.Lifecycle.StopSignal != "SIGQUIT" {
 		t.Fatalf("the API server dropped the server's lifecycle.stopSignal: its ContainerStopSignals feature gate is off (hack/e2e-node turns it on for 1.36+)")
 	}
 	p := n.waitPodDone(t, "quit")
