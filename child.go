@@ -50,14 +50,17 @@ func startChild(args []string, group bool, log *slog.Logger) (*child, error) {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
-// terminate sends SIGTERM and then, when the child (with a process group,
+// terminate is stop with SIGTERM.
+func (c *child) terminate() error { return c.stop(syscall.SIGTERM) }
+
+// stop sends sig (a stop signal) and then, when the child (with a process group,
 // any member of it) is stopped, SIGCONT, as container runtimes and systemd
 // do: a stopped child (SIGSTOP) would not act on the TERM until continued,
 // and would burn the whole grace period. A running child gets no CONT: a
 // child that traps both would see a CONT it has no reason for, and
-// possibly before the TERM.
-func (c *child) terminate() error {
-	err := c.signal(syscall.SIGTERM)
+// possibly before the stop signal.
+func (c *child) stop(sig syscall.Signal) error {
+	err := c.signal(sig)
 	if err == nil && c.stopped() {
 		c.signal(syscall.SIGCONT)
 	}

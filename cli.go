@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -39,6 +41,8 @@ func runOption(args, environ []string, stdout, stderr io.Writer) int {
 		return waitCommand(args[1:], getenv, stdout, stderr)
 	case "--check":
 		return checkCommand(args[1:], environ, stdout, stderr)
+	case "--install":
+		return installCommand(args[1:], getenv, stdout, stderr)
 	}
 	return usageError(stderr, "unknown option "+quoteArg(args[0]))
 }
@@ -71,6 +75,7 @@ func usageError(stderr io.Writer, msg string) int {
 var commandUsages = []struct{ name, usage, help string }{
 	{"--status", "kubexit --status [-o table|json]", "show every tombstone in the graveyard"},
 	{"--wait", "kubexit --wait born|died NAME [--timeout D]", "block until NAME's tombstone says born or died"},
+	{"--install", "kubexit --install [DIR]", "in an init container: copy kubexit to DIR/kubexit, and open a new generation of the graveyard (a restart of all containers)"},
 	{"--check", "kubexit --check [--strict]", "preflight: configuration, graveyard, Kubernetes API and RBAC (--strict: unknown KUBEXIT_* variables fail)"},
 }
 
@@ -192,11 +197,11 @@ func statusCommand(args []string, getenv func(string) string, stdout, stderr io.
 	if format != "table" && format != "json" {
 		return c.fail(stderr, "output format "+quoteArg(format)+"; want table or json")
 	}
-	cfg, code, ok := commandEnv(getenv, stderr, "KUBEXIT_GRAVEYARD")
+	cfg, code, ok := commandEnv(getenv, stderr, "KUBEXIT_GRAVEYARD", "KUBEXIT_RESTART_CODES", "KUBEXIT_POD_NAME", "KUBEXIT_NAMESPACE")
 	if !ok {
 		return code
 	}
-	rows, err := readGraveyard(cfg.Graveyard)
+	rows, err := readGraveyard(cfg.Graveyard, statusRestarts(cfg, getenv, stderr))
 	if err != nil {
 		fmt.Fprintf(stderr, "kubexit: cannot read the graveyard (KUBEXIT_GRAVEYARD=%s): %v\n", cfg.Graveyard, err)
 		return exitInternal
@@ -213,6 +218,69 @@ func statusCommand(args []string, getenv func(string) string, stdout, stderr io.
 	}
 	return 0
 }
+
+// installCommand is "kubexit --install [DIR]", for an init container: it
+// copies this binary to DIR/kubexit (for images without kubexit), and opens
+// a new generation of the graveyard when the graveyard is mounted here.
+func installCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	c := newCommand("--install")
+	pos, code, done := c.parse(args, stdout, stderr)
+	switch {
+	case done:
+		return code
+	case len(pos) > 1:
+		return c.fail(stderr, "takes at most one DIR")
+	}
+	cfg, code, ok := commandEnv(getenv, stderr, "KUBEXIT_GRAVEYARD")
+	if !ok {
+		return code
+	}
+	if len(pos) == 1 {
+		if err := installBinary(pos[0]); err != nil {
+			fmt.Fprintf(stderr, "kubexit: --install: %v\n", err)
+			return exitInternal
+		}
+		fmt.Fprintf(stderr, "kubexit: installed %s\n", filepath.Join(pos[0], "kubexit"))
+	}
+	now := time.Now()
+	if st, err := os.Stat(cfg.Graveyard); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "kubexit: no graveyard directory at %s here (KUBEXIT_GRAVEYARD); no generation opened: mount the graveyard in this init container if the pod may restart all its containers\n", cfg.Graveyard)
+		return 0
+	}
+	if err := openGeneration(cfg.Graveyard, now); err != nil {
+		fmt.Fprintf(stderr, "kubexit: --install: cannot open a new generation of the graveyard %s: %v\n", cfg.Graveyard, err)
+		return exitInternal
+	}
+	fmt.Fprintf(stderr, "kubexit: new generation of the graveyard %s began %s\n", cfg.Graveyard, now.UTC().Format(time.RFC3339Nano))
+	return 0
+}
+
+// statusRestarts is what --status knows of restarts: KUBEXIT_RESTART_CODES
+// and, where KUBEXIT_POD_NAME is set, the pod's spec (read within
+// statusAPIBound; what cannot be read is said on stderr).
+func statusRestarts(cfg config, getenv func(string) string, stderr io.Writer) *restartKnowledge {
+	k := &restartKnowledge{codes: cfg.RestartCodes}
+	if cfg.PodName == "" {
+		return k
+	}
+	client, err := newPodClient(apiEnv{getenv: getenv, saDir: serviceAccountDir}, cfg.PodName, cfg.Namespace, discardLogger())
+	if err != nil {
+		fmt.Fprintf(stderr, "kubexit: --status: the pod's restart rules are not read: %v\n", err)
+		return k
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), statusAPIBound)
+	defer cancel()
+	k.pod = fetchPodFacts(ctx, client, discardLogger())
+	<-k.pod.ready
+	if k.pod.err != nil {
+		fmt.Fprintf(stderr, "kubexit: --status: the pod's restart rules are not read: %v\n", k.pod.err)
+	}
+	return k
+}
+
+// statusAPIBound bounds --status's read of the pod: an answer for a person
+// at a terminal.
+const statusAPIBound = 5 * time.Second
 
 // waitCommand is "kubexit --wait born|died NAME [--timeout D]": it blocks
 // until NAME's tombstone says so, for preStop hooks and init containers.
@@ -261,6 +329,8 @@ func awaitTombstone(ctx context.Context, dir, name, state string, interval time.
 		g.refresh()
 		t, now, err := g.judge(name)
 		switch {
+		case err == nil && now == stateEarlier:
+			last = "tombstone of an earlier run of the pod: " + t.String()
 		case err == nil:
 			if state == "born" && t.Born != nil || state == "died" && now != stateBorn && now != stateUnknown {
 				return "", true

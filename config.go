@@ -7,7 +7,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -71,6 +73,8 @@ var variables = []variable{
 	{"KUBEXIT_DEATH_URLS", "", "", "comma list of URLs to call when a death dep dies (sidecars' shutdown endpoints)", parseDeathURLsVar},
 	{"KUBEXIT_DEATH_URL_METHOD", "POST", "", "POST, GET or PUT", parseDeathURLMethodVar},
 	{"KUBEXIT_DEATH_QUORUM", "1", "", "how many death deps must have died before the child is stopped: a number, or all", parseDeathQuorum},
+	{"KUBEXIT_RESTART_CODES", "", "", "without API access: the exit codes on which a dep's container is restarted in place (its restart rules), whose deaths do not count: main:42,43;db:1", parseRestartCodes},
+	{"KUBEXIT_STOP_SIGNAL", "TERM", "", "the signal a death dep's death sends the child (where kubexit reads its pod, the container's lifecycle.stopSignal unless set)", parseStopSignal},
 	{"KUBEXIT_SHUTDOWN_AFTER", "", "", "comma list of siblings that must be gone before a stop signal (TERM, INT, QUIT) is forwarded to the child", nameList(func(c *config) *[]string { return &c.ShutdownAfter })},
 	{"KUBEXIT_SHUTDOWN_TIMEOUT", "20s", "", "the longest a stop signal is held for KUBEXIT_SHUTDOWN_AFTER; then it is forwarded anyway", duration(0, "", func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"KUBEXIT_BIRTH_DEPS", "", "", "comma list of this pod's containers that must be Ready before the child starts", nameList(func(c *config) *[]string { return &c.BirthDeps })},
@@ -129,6 +133,7 @@ func redactUserinfo(s string) string {
 func parseConfig(getenv func(string) string) (config, error) {
 	cfg, err := parseVariables(getenv, variables)
 	cfg.TerminationLogExplicit = getenv("KUBEXIT_TERMINATION_LOG") != ""
+	cfg.StopSignalSet = getenv("KUBEXIT_STOP_SIGNAL") != ""
 	return cfg, errors.Join(append(unjoin(err), unjoin(checkConfig(cfg, getenv))...)...)
 }
 
@@ -205,6 +210,14 @@ func checkConfig(cfg config, getenv func(string) string) error {
 	}
 	if getenv("KUBEXIT_SHUTDOWN_TIMEOUT") != "" && len(cfg.ShutdownAfter) == 0 {
 		bad("KUBEXIT_SHUTDOWN_TIMEOUT", "only applies with KUBEXIT_SHUTDOWN_AFTER")
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.RestartCodes)) {
+		if len(cfg.DeathDeps) > 0 && !slices.Contains(cfg.DeathDeps, name) {
+			bad("KUBEXIT_RESTART_CODES", fmt.Sprintf("%q is not in KUBEXIT_DEATH_DEPS; the codes say which deaths of a death dep do not count", name))
+		}
+	}
+	if len(cfg.RestartCodes) > 0 && len(cfg.DeathDeps) == 0 {
+		bad("KUBEXIT_RESTART_CODES", "needs KUBEXIT_DEATH_DEPS: the codes say which of their deaths do not count")
 	}
 	if len(cfg.DeathURLs) > 0 && len(cfg.DeathDeps) == 0 {
 		bad("KUBEXIT_DEATH_URLS", "needs KUBEXIT_DEATH_DEPS: the URLs are called when a death dep dies")

@@ -26,6 +26,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(index("KUBEXIT_DEATH_DEPS"), "app", index("KUBEXIT_DEATH_URLS"), "http://[::1]:0/x,ftp://y", index("KUBEXIT_DEATH_ON"), "final")
 	f.Add(index("KUBEXIT_BIRTH_PROBES"), "tcp://127.0.0.1:1,http://u@h:2/#x,file:rel", index("KUBEXIT_BIRTH_TIMEOUT"), "0", index("KUBEXIT_READINESS_INTERVAL"), "1s")
 	f.Add(index("KUBEXIT_GRAVEYARD"), "a\nb", index("KUBEXIT_GRACE_PERIOD"), "9999999h", index("KUBEXIT_NAME"), " ")
+	f.Add(index("KUBEXIT_DEATH_DEPS"), "main,db", index("KUBEXIT_RESTART_CODES"), "main:42, 300;;db:1,x:", index("KUBEXIT_STOP_SIGNAL"), "sigquit")
 	f.Fuzz(func(t *testing.T, i1 uint8, v1 string, i2 uint8, v2 string, i3 uint8, v3 string) {
 		env := map[string]string{"KUBEXIT_NAME": "app"}
 		for _, kv := range []struct {

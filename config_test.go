@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,6 +32,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		DeathPolicy:         deathPolicy{On: deathOnAny, Settle: 30 * time.Second},
 		DeathURLMethod:      "POST",
 		DeathQuorum:         1,
+		StopSignal:          syscall.SIGTERM,
 		ShutdownTimeout:     20 * time.Second,
 		TerminationLog:      "/dev/termination-log",
 		LogFormat:           "text",
@@ -221,6 +223,8 @@ var validSamples = map[string]string{
 	"KUBEXIT_DEATH_URL_METHOD":          "PUT",
 	"KUBEXIT_DEATH_QUORUM":              "all",
 	"KUBEXIT_SHUTDOWN_AFTER":            "app, db",
+	"KUBEXIT_RESTART_CODES":             "main:42, 43; db:1",
+	"KUBEXIT_STOP_SIGNAL":               "quit",
 	"KUBEXIT_WATCHED_POLL_INTERVAL":     "5s",
 	"KUBEXIT_SHUTDOWN_TIMEOUT":          "20s",
 	"KUBEXIT_BIRTH_DEPS":                "proxy",

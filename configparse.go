@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // validated stores a value that check accepts into *field(c).
@@ -273,5 +275,79 @@ func parseLogLevel(c *config, v string) error {
 	default:
 		return errors.New("want debug, info, warn, error or off")
 	}
+	return nil
+}
+
+// parseStopSignal reads KUBEXIT_STOP_SIGNAL: a signal's name, with or
+// without SIG (TERM, SIGQUIT, INT). Signals whose default action does not
+// end a process are refused: a child that does not trap one would keep
+// running until the grace period's KILL.
+func parseStopSignal(c *config, v string) error {
+	name := "SIG" + strings.TrimPrefix(strings.ToUpper(v), "SIG")
+	sig := unix.SignalNum(name)
+	switch sig {
+	case 0:
+		return errors.New("not a signal's name; want TERM, QUIT, INT, HUP or USR1, for example")
+	case unix.SIGSTOP, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
+		return fmt.Errorf("%s does not end a process by default; want TERM, QUIT, INT, HUP or USR1, for example", name)
+	}
+	c.StopSignal = sig
+	return nil
+}
+
+// maxRestartCodes bounds KUBEXIT_RESTART_CODES' entries, as the API bounds
+// a rule's values (255).
+const maxRestartCodes = 255
+
+// parseRestartCodes reads KUBEXIT_RESTART_CODES: "main:42,43;db:1", the
+// exit codes on which each named container is restarted in place (a
+// restart rule, for a kubexit without API access).
+func parseRestartCodes(c *config, v string) error {
+	plans := map[string]restartPlan{}
+	var problems []string
+	for _, entry := range strings.Split(v, ";") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		name, codes, ok := strings.Cut(entry, ":")
+		name = strings.TrimSpace(name)
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s: want NAME:CODE,CODE...", quoteCut(entry, 40)))
+			continue
+		case validateName(name) != nil || name == "":
+			problems = append(problems, fmt.Sprintf("%s: not a container name", quoteCut(name, 40)))
+			continue
+		case plans[name].Policy != "":
+			problems = append(problems, fmt.Sprintf("%s is named twice; give all its codes in one entry", name))
+			continue
+		}
+		var rule restartRule
+		rule.Action = actionRestart
+		rule.ExitCodes = &struct {
+			Operator string  `json:"operator"`
+			Values   []int32 `json:"values"`
+		}{Operator: "In"}
+		for _, f := range strings.Split(codes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 0 || n > 255 {
+				problems = append(problems, fmt.Sprintf("%s: exit code %s: want 0 to 255", name, quoteCut(strings.TrimSpace(f), 20)))
+				continue
+			}
+			rule.ExitCodes.Values = append(rule.ExitCodes.Values, int32(n))
+		}
+		if len(rule.ExitCodes.Values) > maxRestartCodes {
+			problems = append(problems, fmt.Sprintf("%s: more than %d exit codes", name, maxRestartCodes))
+		}
+		plans[name] = restartPlan{Policy: "Never", Rules: []restartRule{rule}, Source: "KUBEXIT_RESTART_CODES"}
+	}
+	if len(problems) > 0 {
+		return listError(problems)
+	}
+	if len(plans) == 0 {
+		return errors.New("no entry; want NAME:CODE,CODE... entries separated by ';'")
+	}
+	c.RestartCodes = plans
 	return nil
 }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"log/slog"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +31,14 @@ type config struct {
 	// DeathQuorum is how many death deps must have died (as DeathPolicy
 	// counts deaths) before the child is stopped; 0 means all of them.
 	DeathQuorum int
+	// RestartCodes are KUBEXIT_RESTART_CODES: the exit codes on which a
+	// dep's container is restarted in place (restart.go).
+	RestartCodes map[string]restartPlan
+	// StopSignal is what a death dep's death sends the child (TERM unless
+	// set, or the container's lifecycle.stopSignal where kubexit reads its
+	// pod); StopSignalSet tells KUBEXIT_STOP_SIGNAL was given.
+	StopSignal    syscall.Signal
+	StopSignalSet bool
 
 	// ShutdownAfter names siblings that must be gone before a stop signal
 	// from outside is forwarded to the child; ShutdownTimeout bounds that hold.

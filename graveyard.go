@@ -54,6 +54,10 @@ type graveyardReader struct {
 	// local is a filesystem of this kernel alone, where a lock call never
 	// waits: lock tests there are not bounded (testLock).
 	local bool
+	// since is when the graveyard's generation began (generation.go;
+	// zero: none), read once the graveyard exists (sinceRead).
+	since     time.Time
+	sinceRead bool
 }
 
 // lockWant is the first line a sibling's lock file holds for the life that
@@ -246,10 +250,37 @@ func fsLabel(fsType int64) string {
 	return fmt.Sprintf("%#x", fsType)
 }
 
+// generation is when the graveyard's current generation began: the zero
+// time when it has none. It is read once, when first asked after the
+// graveyard exists: a generation opens only before any container that
+// runs kubexit starts (generation.go). An unreadable marker is none, and
+// the error says why (once).
+func (g *graveyardReader) generation() (time.Time, error) {
+	if g.sinceRead {
+		return g.since, nil
+	}
+	t, err := readGeneration(g.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(g.dir); serr != nil {
+			return time.Time{}, nil // no graveyard yet: asked again later
+		}
+		err = nil
+	}
+	g.since, g.sinceRead = t, true
+	return t, err
+}
+
+// earlier tells whether t was written in an earlier generation of the
+// graveyard, which is as if it were not there.
+func (g *graveyardReader) earlier(t tombstone) bool {
+	since, _ := g.generation()
+	return earlierGeneration(t, since)
+}
+
 // judge reads name's tombstone and says what it tells, with its lock:
-// born, died, not started, lost or unknown. fs.ErrNotExist: never born in
-// this graveyard (a tombstone, once written, stays). Another error: not
-// readable (now).
+// born, died, not started, lost, unknown, or written in an earlier
+// generation. fs.ErrNotExist: never born in this graveyard (a tombstone,
+// once written, stays). Another error: not readable (now).
 func (g *graveyardReader) judge(name string) (tombstone, string, error) {
 	data, err := g.read(name)
 	if err != nil {
@@ -258,6 +289,9 @@ func (g *graveyardReader) judge(name string) (tombstone, string, error) {
 	t, err := parseTombstone(data)
 	if err != nil {
 		return tombstone{}, "", err
+	}
+	if g.earlier(t) {
+		return t, stateEarlier, nil
 	}
 	if lost, _ := g.lost(name, t, data); lost {
 		return t, stateLost, nil
@@ -285,12 +319,18 @@ func (g *graveyardReader) holder(name string) (held bool, born string) {
 	return true, ""
 }
 
-// neverBorn returns the names with no tombstone: never born in this
-// graveyard (a tombstone, once written, stays).
+// neverBorn returns the names with no tombstone, or one of an earlier
+// generation: never born in this graveyard, or in this run of the pod (a
+// tombstone, once written, stays).
 func (g *graveyardReader) neverBorn(names []string) []string {
 	var missing []string
 	for _, name := range names {
-		if _, err := os.Lstat(filepath.Join(g.dir, name)); errors.Is(err, fs.ErrNotExist) {
+		_, err := os.Lstat(filepath.Join(g.dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			missing = append(missing, name)
+			continue
+		}
+		if _, state, err := g.judge(name); err == nil && state == stateEarlier {
 			missing = append(missing, name)
 		}
 	}
@@ -347,6 +387,9 @@ func (g *graveyardReader) hold(name string) *heldSignal {
 	}
 	if h.Signal == "" {
 		return nil
+	}
+	if since, _ := g.generation(); h.Since.Before(since) {
+		return nil // a killed kubexit's, in an earlier run of the pod
 	}
 	return &h
 }

@@ -128,6 +128,8 @@ type k8sPodOpts struct {
 	noRole   bool   // no Role/RoleBinding: every GET is forbidden
 	roleFor  string // pod name the Role's resourceNames pins (default: the pod)
 	probedSC bool   // the native sidecar "mesh" has a readiness probe
+	// restartPolicy is the pod's (default: the API's, Always).
+	restartPolicy string
 }
 
 // newK8sPod creates a namespace (one per test), a ServiceAccount "kubexit"
@@ -171,13 +173,16 @@ func newK8sPod(t *testing.T, b *k8sBed, o k8sPodOpts) *k8sPod {
 	if o.probedSC {
 		mesh["readinessProbe"] = obj{"exec": obj{"command": []string{"true"}}}
 	}
+	spec := obj{
+		"serviceAccountName": p.account,
+		"initContainers":     []obj{{"name": "setup", "image": "busybox"}, mesh},
+		"containers":         []obj{{"name": "app", "image": "busybox"}, {"name": "db", "image": "busybox"}, {"name": "proxy", "image": "busybox"}},
+	}
+	if o.restartPolicy != "" {
+		spec["restartPolicy"] = o.restartPolicy
+	}
 	b.do(t, "POST", "/api/v1/namespaces/"+ns+"/pods", "application/json", obj{
-		"apiVersion": "v1", "kind": "Pod", "metadata": obj{"name": p.name},
-		"spec": obj{
-			"serviceAccountName": p.account,
-			"initContainers":     []obj{{"name": "setup", "image": "busybox"}, mesh},
-			"containers":         []obj{{"name": "app", "image": "busybox"}, {"name": "db", "image": "busybox"}, {"name": "proxy", "image": "busybox"}},
-		},
+		"apiVersion": "v1", "kind": "Pod", "metadata": obj{"name": p.name}, "spec": spec,
 	})
 
 	// A token for the ServiceAccount (kubectl create token) and a kubeconfig with it.
@@ -698,4 +703,70 @@ func TestK8sPreflight(t *testing.T) {
 			t.Errorf("exit %d:\n%s", code, out)
 		}
 	})
+}
+
+// watchDB runs kubexit in container app with a death dep on db and API
+// access to the pod; its child runs until stopped.
+func (p *k8sPod) watchDB(t *testing.T) *kubexitProc {
+	t.Helper()
+	return startKubexit(t, map[string]string{
+		"KUBECONFIG":              p.kubeconfig,
+		"KUBERNETES_SERVICE_HOST": "",
+		"KUBEXIT_NAME":            "app",
+		"KUBEXIT_DEATH_DEPS":      "db",
+		"KUBEXIT_POD_NAME":        p.name,
+		"KUBEXIT_NAMESPACE":       p.ns,
+		"KUBEXIT_GRAVEYARD":       p.graveyard,
+		"KUBEXIT_POLL_INTERVAL":   "20ms",
+		"MARKER":                  p.marker,
+	}, "sh", "-c", `echo started > "$MARKER"; while :; do sleep 0.05; done`)
+}
+
+// With get on its pod, kubexit reads its death deps' restart policy from
+// the real API server: a death of db that the pod's OnFailure restarts
+// (exit 1) does not stop the child, db's next Born is awaited, and its
+// exit 0 stops the child.
+func TestK8sRestartPolicyFromSpec(t *testing.T) {
+	b := needK8s(t)
+	p := newK8sPod(t, b, k8sPodOpts{restartPolicy: "OnFailure"})
+	writeFile(t, p.graveyard, "db", failedYAML)
+	k := p.watchDB(t)
+	waitLog(t, k, "the kubelet restarts its container (pod restartPolicy OnFailure, exit code 1 (the pod's spec))")
+	waitFor(t, "the child to run", p.childRan)
+	born := time.Now()
+	if err := writeTombstone(p.graveyard, "db", tombstone{Born: &born}); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, k, "death dep is alive again")
+	died, code := time.Now(), 0
+	if err := writeTombstone(p.graveyard, "db", tombstone{Born: &born, Died: &died, ExitCode: &code}); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.wait(); got != 143 {
+		t.Fatalf("kubexit exited %d, want 143 (the child terminated); stderr:\n%s", got, k.stderr)
+	}
+	if !strings.Contains(k.stderr.String(), "death dep died; terminating the child") {
+		t.Errorf("no termination logged:\n%s", k.stderr)
+	}
+}
+
+// Without a Role, the pod's spec cannot be read: kubexit says so, once, and
+// deaths count as they come (db's exit 1 is already dead: no child).
+func TestK8sRestartPolicyForbidden(t *testing.T) {
+	b := needK8s(t)
+	p := newK8sPod(t, b, k8sPodOpts{restartPolicy: "OnFailure", noRole: true})
+	writeFile(t, p.graveyard, "db", failedYAML)
+	k := p.watchDB(t)
+	if got := k.wait(); got != 143 {
+		t.Fatalf("kubexit exited %d, want 143; stderr:\n%s", got, k.stderr)
+	}
+	stderr := k.stderr.String()
+	for _, want := range []string{"cannot read the pod's spec", "may not get pod pod", "death dep db already dead; not starting the child"} {
+		if strings.Count(stderr, want) != 1 {
+			t.Errorf("stderr does not say %q once:\n%s", want, stderr)
+		}
+	}
+	if p.childRan() {
+		t.Error("the child ran")
+	}
 }

@@ -281,6 +281,8 @@ type objectMeta struct {
 type podSpec struct {
 	Containers     []container `json:"containers"`
 	InitContainers []container `json:"initContainers"`
+	// RestartPolicy is the pod's: Always (the default), OnFailure, Never.
+	RestartPolicy string `json:"restartPolicy"`
 }
 
 type podStatus struct {
@@ -295,6 +297,23 @@ type container struct {
 	RestartPolicy string `json:"restartPolicy"`
 	// ReadinessProbe is only tested for presence.
 	ReadinessProbe *struct{} `json:"readinessProbe"`
+	// RestartPolicyRules (KEP-5307, KEP-5532) decide, with RestartPolicy,
+	// which exits the kubelet restarts the container on (restart.go).
+	RestartPolicyRules []restartRule `json:"restartPolicyRules"`
+	Lifecycle          *struct {
+		// StopSignal (KEP-4960) is the signal that stops the container,
+		// "SIGQUIT"; empty: the image's, else TERM.
+		StopSignal string `json:"stopSignal"`
+	} `json:"lifecycle"`
+}
+
+// restartRule is a container's restart rule (restart.go).
+type restartRule struct {
+	Action    string `json:"action"` // Restart or RestartAllContainers
+	ExitCodes *struct {
+		Operator string  `json:"operator"` // In or NotIn
+		Values   []int32 `json:"values"`
+	} `json:"exitCodes"`
 }
 
 type containerStatus struct {

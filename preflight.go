@@ -6,7 +6,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -52,13 +54,29 @@ func preflight(cfg config, env apiEnv) []check {
 			"the first kubexit of it to see it forwards its stop signal at once, which breaks it, and which one that is is not fixed (only siblings holding a stop signal show what they wait for)", strings.Join(cycle, " -> "))
 	}
 	checks = append(checks, checkProbes(cfg.BirthProbes)...)
-	if len(cfg.BirthDeps) == 0 {
-		return checks
-	}
+	return append(checks, checkPod(cfg, env)...)
+}
 
+// checkPod reads the pod where kubexit needs it (birth deps) or uses it
+// (death deps with KUBEXIT_POD_NAME: restart rules, the stop signal), and
+// checks what it says. Without birth deps, a pod that cannot be read is a
+// warning: death deps work without it.
+func checkPod(cfg config, env apiEnv) []check {
+	var checks []check
+	add := func(level checkLevel, format string, args ...any) {
+		checks = append(checks, check{level, fmt.Sprintf(format, args...)})
+	}
+	needed := len(cfg.BirthDeps) > 0
+	if !needed && (cfg.PodName == "" || len(cfg.DeathDeps) == 0) {
+		return nil
+	}
+	failing, without := checkFail, ""
+	if !needed {
+		failing, without = checkWarn, "; the death deps' restart rules and the container's stop signal are not read from it"
+	}
 	client, err := newPodClient(env, cfg.PodName, cfg.Namespace, discardLogger())
 	if err != nil {
-		add(checkFail, "%v", err)
+		add(failing, "%v%s", err, without)
 		return checks
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), apiRequestTimeout)
@@ -66,21 +84,41 @@ func preflight(cfg config, env apiEnv) []check {
 	p, err := client.get(ctx)
 	if err != nil {
 		if fatal := client.fatalError(err); fatal != nil {
-			add(checkFail, "%v", fatal)
+			add(failing, "%v%s", fatal, without)
 		} else {
-			add(checkFail, "cannot reach the Kubernetes API (%s) to read pod %s: %s", client.src.desc, client, oneLine(err.Error()))
+			add(failing, "cannot reach the Kubernetes API (%s) to read pod %s: %s%s", client.src.desc, client, oneLine(err.Error()), without)
 		}
 		return checks
 	}
 	add(checkOK, "%s may get pod %s", client.src.desc, client)
-	warning, err := checkPodContainers(p, cfg.BirthDeps, cfg.Name, client.namespace)
-	if err != nil {
-		add(checkFail, "%v", err)
-	} else {
-		add(checkOK, "birth deps %s are containers of the pod", strings.Join(cfg.BirthDeps, ", "))
+	if needed {
+		warning, err := checkPodContainers(p, cfg.BirthDeps, cfg.Name, client.namespace)
+		if err != nil {
+			add(checkFail, "%v", err)
+		} else {
+			add(checkOK, "birth deps %s are containers of the pod", strings.Join(cfg.BirthDeps, ", "))
+		}
+		if warning != "" {
+			add(checkWarn, "%s", warning)
+		}
 	}
-	if warning != "" {
-		add(checkWarn, "%s", warning)
+	return append(checks, checkRestarts(cfg, p.Spec)...)
+}
+
+// checkRestarts checks the stop signal and the restart rules that the pod's
+// spec gives against the configuration and the graveyard.
+func checkRestarts(cfg config, spec podSpec) []check {
+	if len(cfg.DeathDeps) == 0 {
+		return nil
+	}
+	var checks []check
+	f := &podFacts{}
+	f.read(spec)
+	if want := f.stopSignals[cfg.Name]; want != "" && cfg.StopSignalSet && unix.SignalNum(want) != cfg.StopSignal {
+		checks = append(checks, check{checkWarn, fmt.Sprintf("KUBEXIT_STOP_SIGNAL is %s, but container %s's lifecycle.stopSignal is %s: the kubelet stops it with %s, a death dep's death with %s", signalName(cfg.StopSignal), cfg.Name, want, want, signalName(cfg.StopSignal))})
+	}
+	if _, err := readGeneration(cfg.Graveyard); f.restartsAll && errors.Is(err, fs.ErrNotExist) {
+		checks = append(checks, check{checkWarn, fmt.Sprintf("the pod restarts all its containers on some exits (a RestartAllContainers rule), but the graveyard %s has no generation: after such a restart, tombstones of the earlier run may be taken for this run's; run `kubexit --install` in an init container that mounts the graveyard", cfg.Graveyard)})
 	}
 	return checks
 }

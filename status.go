@@ -18,7 +18,7 @@ type statusRow struct {
 	Born     *time.Time `json:"born,omitempty"`
 	Died     *time.Time `json:"died,omitempty"`
 	ExitCode *int       `json:"exitCode,omitempty"`
-	State    string     `json:"state"`           // born, died, not started, lost, unknown, unreadable
+	State    string     `json:"state"`           // born, died, not started, lost, restarting, earlier run, unknown, unreadable
 	Error    string     `json:"error,omitempty"` // why it is unreadable
 	// Holding is a stop signal that a born process holds for
 	// KUBEXIT_SHUTDOWN_AFTER (shutdown.go).
@@ -26,8 +26,9 @@ type statusRow struct {
 }
 
 // readGraveyard reads every tombstone in dir, sorted by birth (deaths
-// without a birth by their death; unreadable ones last).
-func readGraveyard(dir string) ([]statusRow, error) {
+// without a birth by their death; unreadable ones last). A death that the
+// kubelet undoes by a restart, as restarts tells, is "restarting".
+func readGraveyard(dir string, restarts *restartKnowledge) ([]statusRow, error) {
 	g := newGraveyardReader(dir)
 	names, err := g.tombstoneNames()
 	if err != nil {
@@ -44,6 +45,9 @@ func readGraveyard(dir string) ([]statusRow, error) {
 		if row.State == stateBorn {
 			row.Holding = g.hold(name)
 		}
+		if restartsOn(restarts, name, state, t) {
+			row.State = stateRestarting
+		}
 		rows = append(rows, row)
 	}
 	key := func(r statusRow) time.Time {
@@ -57,6 +61,26 @@ func readGraveyard(dir string) ([]statusRow, error) {
 	}
 	slices.SortStableFunc(rows, func(a, b statusRow) int { return key(a).Compare(key(b)) })
 	return rows, nil
+}
+
+// restartsOn tells whether a death (state, t) is one that name's container
+// restarts on: its exit code, 137 if lost.
+func restartsOn(k *restartKnowledge, name, state string, t tombstone) bool {
+	code := t.ExitCode
+	switch {
+	case k == nil:
+		return false
+	case state == stateLost:
+		code = &lostExitCode
+	case state != stateDied && state != stateNotStarted:
+		return false
+	}
+	p, ok, known := k.plan(name)
+	if !ok || !known || code == nil {
+		return false
+	}
+	restarts, _ := p.restarts(*code)
+	return restarts
 }
 
 // printStatusTable prints rows as --status's table.

@@ -28,6 +28,9 @@ type supervisor struct {
 	// lock: the tombstone is that one's, and is not written.
 	nameInUse bool
 	born      *time.Time // when Born was recorded
+	// facts is what was read of the pod's spec (restart.go): nil when it
+	// is not read.
+	facts *podFacts
 	// deathCalls tracks the KUBEXIT_DEATH_URLS calls in flight; kubexit
 	// lets them finish before it exits.
 	deathCalls       sync.WaitGroup

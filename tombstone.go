@@ -41,6 +41,8 @@ const (
 	stateNotStarted = "not started" // Died without Born: the child never started
 	stateLost       = "lost"        // born, and its kubexit ended without recording a death (lock.go)
 	stateUnknown    = "unknown"     // neither Born nor Died (only ExitCode): not kubexit's, and not dead
+	stateEarlier    = "earlier run" // written before the graveyard's generation began (generation.go): as if not there
+	stateRestarting = "restarting"  // died, and its container's restart policy restarts it (restart.go)
 )
 
 // state is what the tombstone alone says: born, died, not started or

@@ -51,6 +51,12 @@ type deathWatcher struct {
 	// decided is set once the graveyard's filesystem was looked at and
 	// what it allows logged (decideFS).
 	decided bool
+	// restarts tells which deaths the kubelet undoes (restart.go); nil:
+	// none known. pendingSpec is set by a poll that found a death it could
+	// not judge yet: the pod's spec is still being read.
+	restarts    *restartKnowledge
+	pendingSpec bool
+	restartWait time.Duration // restartWaitBound, but for tests
 }
 
 // depState is what the watcher remembers of one dep between polls.
@@ -71,6 +77,12 @@ type depState struct {
 	// lockWarned is set once a lock file that cannot be used has been
 	// logged.
 	lockWarned bool
+	// earlierNoted is set once a tombstone of an earlier run was logged;
+	// restartSeen is when a death that the kubelet undoes was first seen
+	// (restartNoted: logged), restartExpired once it was awaited too long.
+	earlierNoted                 bool
+	restartSeen                  time.Time
+	restartNoted, restartExpired bool
 	// counted is set while the dep's death counts towards a quorum above 1
 	// (as of the last poll); dead is this poll's judgement; last is the
 	// death that counted, kept while the tombstone is unreadable (midway
@@ -81,15 +93,16 @@ type depState struct {
 
 func newDeathWatcher(dir string, deps []string, interval time.Duration, policy deathPolicy, log *slog.Logger) *deathWatcher {
 	w := &deathWatcher{
-		dir:      dir,
-		deps:     deps,
-		interval: interval,
-		policy:   policy,
-		log:      log,
-		now:      time.Now,
-		g:        newGraveyardReader(dir),
-		quorum:   1,
-		state:    make(map[string]*depState, len(deps)),
+		dir:         dir,
+		deps:        deps,
+		interval:    interval,
+		policy:      policy,
+		log:         log,
+		now:         time.Now,
+		g:           newGraveyardReader(dir),
+		quorum:      1,
+		state:       make(map[string]*depState, len(deps)),
+		restartWait: restartWaitBound,
 	}
 	for _, d := range deps {
 		w.state[d] = &depState{}
@@ -124,6 +137,7 @@ func (w *deathWatcher) poll() (deathSet, bool) {
 	}
 	needed := w.needed()
 	w.dead = w.dead[:0]
+	w.pendingSpec = false
 	changed := false
 	for _, dep := range w.deps {
 		st := w.state[dep]
@@ -236,9 +250,17 @@ func (w *deathWatcher) logProgress(needed int) {
 	}
 }
 
-// judge applies KUBEXIT_DEATH_ON to a dep's readable tombstone.
+// judge applies KUBEXIT_DEATH_ON to a dep's readable tombstone, of this
+// run of the pod, whose death the kubelet does not undo.
 func (w *deathWatcher) judge(dep string, st *depState) (death, bool) {
 	d := death{Dep: dep, Tombstone: st.parsed}
+	if w.g.earlier(d.Tombstone) {
+		if !st.earlierNoted {
+			st.earlierNoted = true
+			w.log.Info("death dep's tombstone is of an earlier run of the pod (before the graveyard's generation began); waiting for its Born in this run", "dep", dep, "tombstone", d.Tombstone.String())
+		}
+		return death{}, false
+	}
 	switch d.Tombstone.state() {
 	case stateUnknown:
 		return death{}, false // no Died: not dead, as for the original
@@ -248,14 +270,18 @@ func (w *deathWatcher) judge(dep string, st *depState) (death, bool) {
 			// with a new Born, which undoes a death that did not count.
 			// (A dep whose death counted towards a quorum is logged by
 			// logProgress instead.)
-			if st.noted && !st.counted {
+			if (st.noted || st.restartNoted) && !st.counted {
 				w.log.Info("death dep is alive again", "dep", dep, "tombstone", d.Tombstone.String())
 			}
 			st.noted, st.diedAt, st.diedSeen = false, time.Time{}, time.Time{}
+			st.restartSeen, st.restartNoted, st.restartExpired = time.Time{}, false, false
 			return death{}, false
 		}
 		code := lostExitCode
 		d.Lost, d.Tombstone.ExitCode = true, &code
+	}
+	if w.restarting(st, d) {
+		return death{}, false
 	}
 	switch w.policy.On {
 	case deathOnSuccess:
@@ -272,6 +298,45 @@ func (w *deathWatcher) judge(dep string, st *depState) (death, bool) {
 		return death{}, false
 	}
 	return d, true
+}
+
+// restarting tells whether d is a death that the kubelet undoes: its exit
+// code (137 if lost, as the container's would be) is one that the dep's
+// container restarts on. Its next Born is awaited, for restartWaitBound at
+// most; then the death counts after all. While the pod's spec is still being
+// read, no death is judged yet (pendingSpec).
+func (w *deathWatcher) restarting(st *depState, d death) bool {
+	if w.restarts == nil || d.Tombstone.ExitCode == nil {
+		return false
+	}
+	p, ok, known := w.restarts.plan(d.Dep)
+	if !known {
+		w.pendingSpec = true
+		return true
+	}
+	if !ok {
+		return false
+	}
+	restarts, why := p.restarts(*d.Tombstone.ExitCode)
+	if !restarts {
+		return false
+	}
+	now := w.now()
+	if st.restartSeen.IsZero() {
+		st.restartSeen = now
+	}
+	if now.Sub(st.restartSeen) < w.restartWait {
+		if !st.restartNoted {
+			st.restartNoted = true
+			w.log.Info("death dep died, and the kubelet restarts its container ("+why+"): its death does not count; waiting for its next Born", "dep", d.Dep, "tombstone", d.String(), "wait", w.restartWait)
+		}
+		return true
+	}
+	if !st.restartExpired {
+		st.restartExpired = true
+		w.log.Warn("death dep was not born again within the wait for its restart; its death counts", "dep", d.Dep, "tombstone", d.String(), "why", why, "waited", w.restartWait)
+	}
+	return false
 }
 
 // settled tells whether a death has stood for the settle time: measured
@@ -321,6 +386,11 @@ func (w *deathWatcher) decideFS() {
 		return
 	}
 	w.log.Debug("graveyard filesystem", "graveyard", w.dir, "filesystem", g.fsName, "listing", g.listing)
+	if since, err := g.generation(); err != nil {
+		w.log.Warn("cannot read the graveyard's generation; tombstones of an earlier run of the pod may be taken for this run's", "graveyard", w.dir, "err", err)
+	} else if !since.IsZero() {
+		w.log.Debug("graveyard generation", "began", since)
+	}
 	if g.locks {
 		w.log.Debug("lost deaths are detected by lock files", "graveyard", w.dir, "filesystem", g.fsName)
 	} else {

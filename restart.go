@@ -1,0 +1,182 @@
+package main
+
+// Restarts the kubelet will make: which exits of a container its restart
+// policy and rules (KEP-5307 restartPolicyRules, KEP-5532
+// RestartAllContainers) undo by restarting it in place. A death dep's death
+// that will be undone so does not count (watch.go): its next Born is
+// awaited. The rules come from the pod's spec where kubexit may get its pod,
+// or from KUBEXIT_RESTART_CODES where it cannot.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Actions of a restart rule.
+const (
+	actionRestart    = "Restart"
+	actionRestartAll = "RestartAllContainers"
+)
+
+// matches tells whether the rule applies to an exit with code.
+func (r restartRule) matches(code int) bool {
+	if r.ExitCodes == nil {
+		return false
+	}
+	in := slices.Contains(r.ExitCodes.Values, int32(code))
+	switch r.ExitCodes.Operator {
+	case "In":
+		return in
+	case "NotIn":
+		return !in
+	}
+	return false // an operator of a later Kubernetes: not understood
+}
+
+// restartPlan is how the kubelet restarts one container: its pod's restart
+// policy, its own, and its rules.
+type restartPlan struct {
+	PodPolicy string // "" is the API's default, Always
+	Policy    string // the container's restartPolicy; "" when not set
+	Rules     []restartRule
+	Source    string // where the plan was read, for logs
+}
+
+// restarts tells whether the kubelet restarts the container when it exits
+// with code, and why, as the kubelet decides (its ContainerShouldRestart):
+// with a container policy, the first matching rule, then that policy; else
+// the pod's policy.
+func (p restartPlan) restarts(code int) (bool, string) {
+	if p.Policy != "" {
+		for _, r := range p.Rules {
+			if r.matches(code) && (r.Action == actionRestart || r.Action == actionRestartAll) {
+				return true, fmt.Sprintf("restart rule %s on exit code %d (%s)", r.Action, code, p.Source)
+			}
+		}
+		return policyRestarts(p.Policy, code, "container restartPolicy", p.Source)
+	}
+	return policyRestarts(p.PodPolicy, code, "pod restartPolicy", p.Source)
+}
+
+func policyRestarts(policy string, code int, what, source string) (bool, string) {
+	switch {
+	case policy == "Never", policy == "OnFailure" && code == 0:
+		return false, ""
+	case policy == "":
+		policy = "Always"
+	}
+	return true, fmt.Sprintf("%s %s, exit code %d (%s)", what, policy, code, source)
+}
+
+// podFacts is what kubexit reads once from its pod's spec: each
+// container's restart plan and stop signal, and whether any rule restarts
+// all containers. It is read in the background at start-up (fetchPodFacts);
+// ready is closed once it is read or given up (err).
+type podFacts struct {
+	ready       chan struct{}
+	plans       map[string]restartPlan
+	stopSignals map[string]string
+	restartsAll bool
+	err         error
+}
+
+// podFactsBound bounds the whole read, retries included: an unreachable API
+// server must not leave a death unjudged for long.
+const podFactsBound = 15 * time.Second
+
+// noPodFacts is the facts of a kubexit that does not read its pod.
+func noPodFacts(err error) *podFacts {
+	f := &podFacts{ready: make(chan struct{}), err: err}
+	close(f.ready)
+	return f
+}
+
+// fetchPodFacts reads the pod's spec in the background, with retries of
+// what may heal, for at most podFactsBound.
+func fetchPodFacts(ctx context.Context, client *podClient, log *slog.Logger) *podFacts {
+	f := &podFacts{ready: make(chan struct{})}
+	go func() {
+		defer close(f.ready)
+		ctx, cancel := context.WithTimeout(ctx, podFactsBound)
+		defer cancel()
+		for {
+			p, err := client.get(ctx)
+			if err == nil {
+				f.read(p.Spec)
+				log.Debug("restart rules read from the pod's spec", "pod", client.String(), "restarts_all", f.restartsAll)
+				return
+			}
+			if fatal := client.fatalError(err); fatal != nil {
+				f.err = fatal
+				return
+			}
+			select {
+			case <-ctx.Done():
+				f.err = fmt.Errorf("no answer from the Kubernetes API within %v: %w", podFactsBound, err)
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return f
+}
+
+// read takes the facts from the pod's spec.
+func (f *podFacts) read(spec podSpec) {
+	f.plans, f.stopSignals = map[string]restartPlan{}, map[string]string{}
+	for _, c := range append(slices.Clone(spec.Containers), spec.InitContainers...) {
+		f.plans[c.Name] = restartPlan{PodPolicy: spec.RestartPolicy, Policy: c.RestartPolicy, Rules: c.RestartPolicyRules, Source: "the pod's spec"}
+		if c.Lifecycle != nil && c.Lifecycle.StopSignal != "" {
+			f.stopSignals[c.Name] = c.Lifecycle.StopSignal
+		}
+		for _, r := range c.RestartPolicyRules {
+			f.restartsAll = f.restartsAll || r.Action == actionRestartAll
+		}
+	}
+}
+
+// restartKnowledge answers, for the death watcher, how a dep's container
+// restarts: from KUBEXIT_RESTART_CODES for the names it gives, else from
+// the pod's spec once read.
+type restartKnowledge struct {
+	codes map[string]restartPlan
+	pod   *podFacts
+}
+
+// plan is dep's restart plan; known is false while the pod's spec is being
+// read, and ok false when there is none (no API access, or no such
+// container: its deaths count).
+func (k *restartKnowledge) plan(dep string) (p restartPlan, ok, known bool) {
+	if p, ok := k.codes[dep]; ok {
+		return p, true, true
+	}
+	if k.pod == nil {
+		return restartPlan{}, false, true
+	}
+	select {
+	case <-k.pod.ready:
+	default:
+		return restartPlan{}, false, false
+	}
+	p, ok = k.pod.plans[dep]
+	return p, ok, true
+}
+
+// wait waits, at most until ctx ends, for the pod's spec.
+func (k *restartKnowledge) wait(ctx context.Context) {
+	if k.pod == nil {
+		return
+	}
+	select {
+	case <-k.pod.ready:
+	case <-ctx.Done():
+	}
+}
+
+// restartWaitBound is how long a dep whose container will be restarted is
+// awaited before its death counts after all: longer than the kubelet's
+// longest back-off between restarts (5 min).
+const restartWaitBound = 6 * time.Minute

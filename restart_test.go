@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// specJSON is a pod spec as the API server sends it (the fields kubexit
+// reads, among others it ignores).
+const specJSON = `{
+  "restartPolicy": "Never",
+  "initContainers": [
+    {"name": "install", "image": "kubexit:busybox"},
+    {"name": "proxy", "restartPolicy": "Always"}
+  ],
+  "containers": [
+    {"name": "main", "restartPolicy": "Never",
+     "restartPolicyRules": [
+       {"action": "Restart", "exitCodes": {"operator": "In", "values": [42, 43]}},
+       {"action": "RestartAllContainers", "exitCodes": {"operator": "In", "values": [7]}}
+     ]},
+    {"name": "retry", "restartPolicy": "OnFailure",
+     "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "NotIn", "values": [0, 3]}}]},
+    {"name": "server", "lifecycle": {"stopSignal": "SIGQUIT", "preStop": {"exec": {"command": ["true"]}}}},
+    {"name": "rulesOnly",
+     "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]}
+  ]
+}`
+
+func readSpec(t *testing.T, js string) *podFacts {
+	t.Helper()
+	var spec podSpec
+	if err := json.Unmarshal([]byte(js), &spec); err != nil {
+		t.Fatal(err)
+	}
+	f := &podFacts{}
+	f.read(spec)
+	return f
+}
+
+// The kubelet's decision (ContainerShouldRestart): with a container
+// restartPolicy, the first matching rule, then that policy; without one,
+// rules are not used and the pod's policy decides.
+func TestRestartPlanAsTheKubeletDecides(t *testing.T) {
+	t.Parallel()
+	f := readSpec(t, specJSON)
+	for _, tc := range []struct {
+		container string
+		code      int
+		want      bool
+	}{
+		{"main", 42, true}, {"main", 43, true}, {"main", 7, true}, // Restart, RestartAllContainers
+		{"main", 0, false}, {"main", 1, false}, {"main", 137, false}, // Never
+		{"retry", 3, true}, // NotIn [0 3] does not match 3; OnFailure restarts 3
+		{"retry", 0, false},
+		{"retry", 1, true},
+		{"server", 0, false}, {"server", 143, false}, // the pod's Never
+		{"rulesOnly", 42, false}, // no container restartPolicy: rules unused
+		{"proxy", 0, true},       // a native sidecar: Always
+	} {
+		p, ok := f.plans[tc.container]
+		if !ok {
+			t.Fatalf("no plan for %s", tc.container)
+		}
+		if got, why := p.restarts(tc.code); got != tc.want {
+			t.Errorf("%s exit %d: restarts %v (%s), want %v", tc.container, tc.code, got, why, tc.want)
+		}
+	}
+	if !f.restartsAll || f.stopSignals["server"] != "SIGQUIT" || len(f.stopSignals) != 1 {
+		t.Errorf("restartsAll %v, stop signals %v; want true, server SIGQUIT", f.restartsAll, f.stopSignals)
+	}
+	pod := restartPlan{}
+	for code, want := range map[int]bool{0: true, 1: true} { // the API's default pod policy, Always
+		if got, _ := pod.restarts(code); got != want {
+			t.Errorf("pod policy unset, exit %d: restarts %v", code, got)
+		}
+	}
+	onFailure := restartPlan{PodPolicy: "OnFailure"}
+	if a, _ := onFailure.restarts(0); a {
+		t.Error("pod OnFailure restarts exit 0")
+	}
+	if b, _ := onFailure.restarts(2); !b {
+		t.Error("pod OnFailure does not restart exit 2")
+	}
+	unknownOp := readSpec(t, `{"containers":[{"name":"x","restartPolicy":"Never","restartPolicyRules":[{"action":"Restart","exitCodes":{"operator":"Above","values":[1]}}]}]}`)
+	if got, _ := unknownOp.plans["x"].restarts(42); got {
+		t.Error("a rule with an operator kubexit does not know was applied")
+	}
+}
+
+func TestParseRestartCodes(t *testing.T) {
+	t.Parallel()
+	env := func(codes string) map[string]string {
+		return map[string]string{"KUBEXIT_NAME": "sidecar", "KUBEXIT_DEATH_DEPS": "main,db", "KUBEXIT_RESTART_CODES": codes}
+	}
+	cfg, err := parseConfig(envFunc(env(" main: 42 ,43 ; db:1;")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, codes := range map[string][]int{"main": {42, 43}, "db": {1}} {
+		p := cfg.RestartCodes[name]
+		for _, c := range codes {
+			if ok, why := p.restarts(c); !ok || !strings.Contains(why, "KUBEXIT_RESTART_CODES") {
+				t.Errorf("%s exit %d: restarts %v (%s)", name, c, ok, why)
+			}
+		}
+		if ok, _ := p.restarts(0); ok {
+			t.Errorf("%s exit 0 restarts", name)
+		}
+	}
+	for codes, want := range map[string]string{
+		"main":            `KUBEXIT_RESTART_CODES="main": "main": want NAME:CODE,CODE...`,
+		"main:256":        `main: exit code "256": want 0 to 255`,
+		"main:-1,x":       `main: exit code "-1": want 0 to 255; main: exit code "x"`,
+		"Main:1":          `"Main": not a container name`,
+		"main:1;main:2":   `main is named twice`,
+		"other:1":         `"other" is not in KUBEXIT_DEATH_DEPS`,
+		";":               `no entry`,
+		"main:" + "1,,2":  `main: exit code "": want 0 to 255`,
+		"main:1;db:x;q:2": `db: exit code "x"`,
+	} {
+		_, err := parseConfig(envFunc(env(codes)))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("KUBEXIT_RESTART_CODES=%q: error %v; want one saying %s", codes, err, want)
+		}
+	}
+	_, err = parseConfig(envFunc(map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_RESTART_CODES": "main:1"}))
+	if err == nil || !strings.Contains(err.Error(), "needs KUBEXIT_DEATH_DEPS") {
+		t.Errorf("codes without death deps: %v", err)
+	}
+}
+
+func TestParseStopSignal(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]string{"QUIT": "SIGQUIT", "sigint": "SIGINT", "SIGTERM": "SIGTERM", "usr1": "SIGUSR1", "KILL": "SIGKILL"} {
+		cfg, err := parseConfig(envFunc(map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_STOP_SIGNAL": v}))
+		if err != nil || signalName(cfg.StopSignal) != want || !cfg.StopSignalSet {
+			t.Errorf("KUBEXIT_STOP_SIGNAL=%s: %v, %v (set %v); want %s", v, signalName(cfg.StopSignal), err, cfg.StopSignalSet, want)
+		}
+	}
+	for v, want := range map[string]string{"15": "not a signal's name", "NOPE": "not a signal's name", "STOP": "SIGSTOP does not end a process", "cont": "SIGCONT does not end", "WINCH": "does not end"} {
+		_, err := parseConfig(envFunc(map[string]string{"KUBEXIT_NAME": "a", "KUBEXIT_STOP_SIGNAL": v}))
+		if err == nil || !strings.Contains(err.Error(), "KUBEXIT_STOP_SIGNAL") || !strings.Contains(err.Error(), want) {
+			t.Errorf("KUBEXIT_STOP_SIGNAL=%s: error %v; want one saying %s", v, err, want)
+		}
+	}
+}
+
+// restartWatcher is a watcher of main that knows main's container
+// restarts on exit code 42.
+func restartWatcher(dir string, facts *podFacts) (*deathWatcher, *syncBuffer) {
+	w, logs := testWatcher(dir, "main")
+	w.restarts = &restartKnowledge{pod: facts}
+	return w, logs
+}
+
+func readyFacts(spec string) *podFacts {
+	var s podSpec
+	if err := json.Unmarshal([]byte(spec), &s); err != nil {
+		panic(err)
+	}
+	f := noPodFacts(nil)
+	f.read(s)
+	return f
+}
+
+const mainRestartsOn42 = `{"restartPolicy":"Never","containers":[{"name":"main","restartPolicy":"Never","restartPolicyRules":[{"action":"Restart","exitCodes":{"operator":"In","values":[42]}}]}]}`
+
+// A death its container restarts on does not count; the next Born is
+// awaited, and the death after it (exit 0) counts at once.
+func TestPollRestartingDeathDoesNotCount(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, logs := restartWatcher(dir, readyFacts(mainRestartsOn42))
+	writeFile(t, dir, "main", strings.Replace(diedYAML, "ExitCode: 0", "ExitCode: 42", 1))
+	expectPoll(t, w, false, "main died 42, a code its container restarts on")
+	expectPoll(t, w, false, "the same death, polled again")
+	if n := strings.Count(logs.String(), "the kubelet restarts its container (restart rule Restart on exit code 42 (the pod's spec))"); n != 1 {
+		t.Errorf("the restarting death was logged %d times, want once:\n%s", n, logs)
+	}
+	writeFile(t, dir, "main", "Born: \"2026-11-25T23:22:00Z\"\nDied: \"2026-11-25T23:21:14Z\"\nExitCode: 42\n")
+	expectPoll(t, w, false, "main born again")
+	if !strings.Contains(logs.String(), "death dep is alive again") {
+		t.Errorf("the rebirth was not logged:\n%s", logs)
+	}
+	writeFile(t, dir, "main", "Born: \"2026-11-25T23:22:00Z\"\nDied: \"2026-11-25T23:22:08Z\"\nExitCode: 0\n")
+	expectPoll(t, w, true, "main's final death, exit 0")
+}
+
+// A death awaited as a restart counts once restartWait has passed without
+// a new Born.
+func TestPollRestartWaitBounded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, logs := restartWatcher(dir, readyFacts(mainRestartsOn42))
+	now := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	w.now = func() time.Time { return now }
+	w.restartWait = time.Minute
+	writeFile(t, dir, "main", strings.Replace(diedYAML, "ExitCode: 0", "ExitCode: 42", 1))
+	expectPoll(t, w, false, "main died 42")
+	now = now.Add(59 * time.Second)
+	expectPoll(t, w, false, "59 s later")
+	now = now.Add(time.Second)
+	expectPoll(t, w, true, "a minute later, no new Born")
+	if !strings.Contains(logs.String(), "death dep was not born again within the wait for its restart; its death counts") {
+		t.Errorf("the end of the wait was not logged:\n%s", logs)
+	}
+}
+
+// While the pod's spec is being read, a death is not judged; once read, a
+// code no rule restarts on counts.
+func TestPollWaitsForThePodSpec(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := &podFacts{ready: make(chan struct{})}
+	w, _ := restartWatcher(dir, f)
+	writeFile(t, dir, "main", diedYAML)
+	expectPoll(t, w, false, "a death while the spec is read")
+	if !w.pendingSpec {
+		t.Error("pendingSpec not set")
+	}
+	var s podSpec
+	json.Unmarshal([]byte(mainRestartsOn42), &s)
+	f.read(s)
+	close(f.ready)
+	expectPoll(t, w, true, "exit 0, which no rule restarts on, once the spec is read")
+	if w.pendingSpec {
+		t.Error("pendingSpec still set")
+	}
+	// No API access: the death counts as it comes.
+	w2, _ := restartWatcher(dir, noPodFacts(fmt.Errorf("no token")))
+	writeFile(t, dir, "main", strings.Replace(diedYAML, "ExitCode: 0", "ExitCode: 42", 1))
+	expectPoll(t, w2, true, "exit 42 with no spec read")
+	// KUBEXIT_RESTART_CODES, with no API access.
+	cfg, err := parseConfig(envFunc(map[string]string{"KUBEXIT_NAME": "s", "KUBEXIT_DEATH_DEPS": "main", "KUBEXIT_RESTART_CODES": "main:42"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w3, _ := testWatcher(dir, "main")
+	w3.restarts = &restartKnowledge{codes: cfg.RestartCodes, pod: noPodFacts(fmt.Errorf("no token"))}
+	expectPoll(t, w3, false, "exit 42 with KUBEXIT_RESTART_CODES=main:42")
+}
+
+// A lost death is judged as exit code 137, what its container exits with.
+func TestPollLostDeathRestarts(t *testing.T) {
+	t.Parallel()
+	if ok, fsName := lockTrusted(t.TempDir()); !ok {
+		t.Skipf("locks are not used on %s (the temporary directory's filesystem)", fsName)
+	}
+	dir := t.TempDir()
+	born := time.Now().Add(-time.Minute)
+	fd, err := holdLifeLock(dir, "main", born)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeTombstone(dir, "main", tombstone{Born: &born}); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd) // the kubexit is gone without a word
+	w, _ := restartWatcher(dir, readyFacts(`{"containers":[{"name":"main","restartPolicy":"Never","restartPolicyRules":[{"action":"Restart","exitCodes":{"operator":"In","values":[137]}}]}]}`))
+	expectPoll(t, w, false, "a lost death, 137 restarting")
+	w2, _ := restartWatcher(dir, readyFacts(mainRestartsOn42))
+	if d := expectPoll(t, w2, true, "a lost death, 137 not restarting"); !d.Lost {
+		t.Errorf("death %v, want lost", d)
+	}
+}
+
+// The pod's facts are read through the API as client-go's types encode
+// them; a fetch cut short ends with an error.
+func TestFetchPodFacts(t *testing.T) {
+	t.Parallel()
+	never, always := corev1.ContainerRestartPolicyNever, corev1.ContainerRestartPolicyAlways
+	quit := corev1.SIGQUIT
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pod", Namespace: "ns"}, Spec: corev1.PodSpec{
+		RestartPolicy:  corev1.RestartPolicyNever,
+		InitContainers: []corev1.Container{{Name: "proxy", RestartPolicy: &always}},
+		Containers: []corev1.Container{
+			{Name: "main", RestartPolicy: &never, RestartPolicyRules: []corev1.ContainerRestartRule{
+				{Action: corev1.ContainerRestartRuleActionRestartAllContainers, ExitCodes: &corev1.ContainerRestartRuleOnExitCodes{Operator: corev1.ContainerRestartRuleOnExitCodesOpIn, Values: []int32{42}}}}},
+			{Name: "server", Lifecycle: &corev1.Lifecycle{StopSignal: &quit}},
+		}}}
+	api := newFakeAPI(t)
+	api.script(statusAnswer(503, metav1.StatusReasonServiceUnavailable, "starting"), podAnswer(pod))
+	client, err := newPodClient(fakeAPIEnv(t, api, "token"), "pod", "ns", discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fetchPodFacts(context.Background(), client, discardLogger())
+	<-f.ready
+	if f.err != nil {
+		t.Fatal(f.err)
+	}
+	if r, _ := f.plans["main"].restarts(42); !r || !f.restartsAll || f.stopSignals["server"] != "SIGQUIT" {
+		t.Errorf("facts %+v: want main restarting on 42, restartsAll, server SIGQUIT", f)
+	}
+	if r, _ := f.plans["proxy"].restarts(0); !r {
+		t.Error("the native sidecar does not restart")
+	}
+	if api.count() != 2 {
+		t.Errorf("%d GETs, want 2 (the 503 retried)", api.count())
+	}
+
+	api.script(statusAnswer(403, metav1.StatusReasonForbidden, `pods "pod" is forbidden`))
+	f = fetchPodFacts(context.Background(), client, discardLogger())
+	<-f.ready
+	if f.err == nil || !strings.Contains(f.err.Error(), "may not get pod pod") {
+		t.Errorf("forbidden: err %v", f.err)
+	}
+	api.script(statusAnswer(503, metav1.StatusReasonServiceUnavailable, "starting"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f = fetchPodFacts(ctx, client, discardLogger())
+	select {
+	case <-f.ready:
+	case <-time.After(time.Minute):
+		t.Fatal("a cancelled fetch did not end")
+	}
+	if f.err == nil {
+		t.Error("no error from a cancelled fetch")
+	}
+}
