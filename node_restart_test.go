@@ -322,27 +322,34 @@ func TestNodeRestartAllJob(t *testing.T) {
 
 // examples/stop-signal-pod.yaml: the server stops gracefully on QUIT (its
 // lifecycle.stopSignal) and at once on TERM. With KUBEXIT_STOP_SIGNAL=QUIT
-// its kubexit sends it QUIT when its death dep app exits: the child says so
-// and exits 0, right after the app; the pod Succeeds.
+// (variable), or with the variable unset and the pod's spec read through
+// the API (spec), its kubexit sends it QUIT when its death dep app exits:
+// the child says so and exits 0, right after the app; the pod Succeeds.
 func TestNodeStopSignal(t *testing.T) {
 	b := needRestartNode(t)
-	n := runExample(t, b, "stop-signal-pod.yaml", nil)
-	if c := n.restartPod(t, "quit").container(t, "server"); c.Lifecycle == nil || c.Lifecycle.StopSignal != "SIGQUIT" {
-		t.Fatalf("the API server dropped the server's lifecycle.stopSignal: its ContainerStopSignals feature gate is off (hack/e2e-node turns it on for 1.36+)")
-	}
-	p := n.waitPodDone(t, "quit")
-	n.restartPod(t, "quit").logSummary(t, "quit")
-	if p.Status.Phase != "Succeeded" {
-		t.Errorf("pod phase %s, want Succeeded", p.Status.Phase)
-	}
-	app := expectExit(t, p, "app", 0)
-	server := expectExit(t, p, "server", 0)
-	appTS := n.expectTombstone(t, "app", 0)
-	serverTS := n.expectTombstone(t, "server", 0) // the child's own status: 0 on QUIT, 143 on TERM
-	if appTS.Died != nil && serverTS.Died != nil {
-		within(t, "app's child died -> server's child died (tombstones)", *appTS.Died, *serverTS.Died, 0, 2*time.Second)
-	}
-	within(t, "app finished -> server finished (containers)", app.FinishedAt, server.FinishedAt, 0, 5*time.Second)
-	n.expectLogged(t, "quit", "server", "server: graceful stop on QUIT", 1)
-	n.expectLogged(t, "quit", "server", "server: TERM", 0)
+	withAndWithout(t, "variable", "spec", func(t *testing.T, variable bool) {
+		n := runExample(t, b, "stop-signal-pod.yaml", func(objs []obj) {
+			if !variable {
+				setEnv(t, objs, "server", "KUBEXIT_STOP_SIGNAL", "")
+			}
+		})
+		if c := n.restartPod(t, "quit").container(t, "server"); c.Lifecycle == nil || c.Lifecycle.StopSignal != "SIGQUIT" {
+			t.Fatalf("the API server dropped the server's lifecycle.stopSignal: its ContainerStopSignals feature gate is off (hack/e2e-node turns it on for 1.36+)")
+		}
+		p := n.waitPodDone(t, "quit")
+		n.restartPod(t, "quit").logSummary(t, "quit")
+		if p.Status.Phase != "Succeeded" {
+			t.Errorf("pod phase %s, want Succeeded", p.Status.Phase)
+		}
+		app := expectExit(t, p, "app", 0)
+		server := expectExit(t, p, "server", 0)
+		appTS := n.expectTombstone(t, "app", 0)
+		serverTS := n.expectTombstone(t, "server", 0) // the child's own status: 0 on QUIT, 143 on TERM
+		if appTS.Died != nil && serverTS.Died != nil {
+			within(t, "app's child died -> server's child died (tombstones)", *appTS.Died, *serverTS.Died, 0, 2*time.Second)
+		}
+		within(t, "app finished -> server finished (containers)", app.FinishedAt, server.FinishedAt, 0, 5*time.Second)
+		n.expectLogged(t, "quit", "server", "server: graceful stop on QUIT", 1)
+		n.expectLogged(t, "quit", "server", "server: TERM", 0)
+	})
 }
