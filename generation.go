@@ -32,7 +32,10 @@ const generationFileName = ".generation"
 // openGeneration writes a new generation marker in dir, beginning at now.
 func openGeneration(dir string, now time.Time) error {
 	content := fmt.Appendf(nil, "Began: %q\n", now.UTC().Format(time.RFC3339Nano))
-	return replaceFile(dir, generationFileName, "generation", content)
+	// Temporary files named after ".generation" (no container name starts
+	// with '.'); those of a writer killed midway go first.
+	removeStaleTemps(dir, generationFileName)
+	return replaceFile(dir, generationFileName, generationFileName, content)
 }
 
 // readGeneration reads dir's generation marker: when the current generation
@@ -86,7 +89,8 @@ func installBinary(dir string) error {
 		}
 		return fmt.Errorf("DIR %s: %w (mount a volume there, an emptyDir shared with the containers that run kubexit)", dir, unwrapPath(err))
 	}
-	tmp, err := os.CreateTemp(dir, ".kubexit.tmp-*")
+	removeStaleTemps(dir, "kubexit") // a copy killed midway
+	tmp, err := os.CreateTemp(dir, tempPrefix("kubexit")+"*")
 	if err != nil {
 		return err
 	}

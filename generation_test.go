@@ -178,3 +178,28 @@ func TestTombstoneContainerExitCode(t *testing.T) {
 	writeTombstone(dir, "proxy", ts)
 	expectPoll(t, w, false, "exit 143 alone, under OnFailure")
 }
+
+// Temporary files of an --install killed midway are removed by the next.
+func TestInstallRemovesStaleTemps(t *testing.T) {
+	t.Parallel()
+	bin, graveyard := t.TempDir(), t.TempDir()
+	writeFile(t, bin, tempPrefix("kubexit")+"123", "half a binary")
+	writeFile(t, graveyard, tempPrefix(generationFileName)+"456", "Began:")
+	writeFile(t, graveyard, tempPrefix("generation")+"789", "a container's") // not ours
+	if err := installBinary(bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := openGeneration(graveyard, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]string{bin: "kubexit", graveyard: ".generation .generation.tmp-789"} {
+		entries, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if got := strings.Join(names, " "); got != want {
+			t.Errorf("%s holds %q, want %q", dir, got, want)
+		}
+	}
+}
