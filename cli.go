@@ -255,6 +255,52 @@ func installCommand(args []string, getenv func(string) string, stdout, stderr io
 	return 0
 }
 
+// installBinary copies the running binary to dir/kubexit, mode 0755,
+// through a temporary file and a rename: a copy cut short is never run.
+func installBinary(dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("cannot find this binary: %w", err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		return fmt.Errorf("cannot read this binary: %w", err)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return fmt.Errorf("DIR %s: %w (mount a volume there, an emptyDir shared with the containers that run kubexit)", dir, unwrapPath(err))
+	}
+	removeStaleTemps(dir, "kubexit") // a copy killed midway
+	tmp, err := os.CreateTemp(dir, tempPrefix("kubexit")+"*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, "kubexit"))
+}
+
+// unwrapPath is err without the path a PathError repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // statusRestarts is what --status knows of restarts: KUBEXIT_RESTART_CODES
 // and, where KUBEXIT_POD_NAME is set, the pod's spec (read within
 // statusAPIBound; what cannot be read is said on stderr).

@@ -16,10 +16,7 @@ package main
 // by their times as ours are (docs/lifecycle.md#generations).
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -70,50 +67,4 @@ func earlierGeneration(t tombstone, since time.Time) bool {
 		latest = t.Died
 	}
 	return latest != nil && latest.Before(since)
-}
-
-// installBinary copies the running binary to dir/kubexit, mode 0755,
-// through a temporary file and a rename: a copy cut short is never run.
-func installBinary(dir string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("cannot find this binary: %w", err)
-	}
-	data, err := os.ReadFile(self)
-	if err != nil {
-		return fmt.Errorf("cannot read this binary: %w", err)
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		if err == nil {
-			err = errors.New("not a directory")
-		}
-		return fmt.Errorf("DIR %s: %w (mount a volume there, an emptyDir shared with the containers that run kubexit)", dir, unwrapPath(err))
-	}
-	removeStaleTemps(dir, "kubexit") // a copy killed midway
-	tmp, err := os.CreateTemp(dir, tempPrefix("kubexit")+"*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, "kubexit"))
-}
-
-// unwrapPath is err without the path a PathError repeats.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
