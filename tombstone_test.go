@@ -107,6 +107,7 @@ func TestParseTombstoneFixtures(t *testing.T) {
 		{"died-lowercase.yaml", tombstone{Born: born, Died: died, ExitCode: ptr(0)}},
 		{"died-offset.yaml", tombstone{Born: born, Died: died, ExitCode: ptr(0)}},
 		{"died-not-started.yaml", tombstone{Died: died, ExitCode: ptr(127)}},
+		{"died-exit-zero.yaml", tombstone{Born: born, Died: died, ExitCode: ptr(143), ContainerExitCode: ptr(0)}},
 	} {
 		data, err := os.ReadFile(filepath.Join("testdata/tombstones", tc.file))
 		if err != nil {
@@ -117,8 +118,17 @@ func TestParseTombstoneFixtures(t *testing.T) {
 			t.Errorf("%s: %v", tc.file, err)
 			continue
 		}
-		if !sameTime(got.Born, tc.want.Born) || !sameTime(got.Died, tc.want.Died) || !sameInt(got.ExitCode, tc.want.ExitCode) {
+		if !sameTime(got.Born, tc.want.Born) || !sameTime(got.Died, tc.want.Died) || !sameInt(got.ExitCode, tc.want.ExitCode) || !sameInt(got.ContainerExitCode, tc.want.ContainerExitCode) {
 			t.Errorf("%s: got %v, want %v", tc.file, got, tc.want)
+		}
+		// The original's reader (sigs.k8s.io/yaml into its struct) reads
+		// every fixture, ours included, to the same Born, Died and ExitCode.
+		var orig originalTombstone
+		if err := yaml.Unmarshal(data, &orig); err != nil || !sameTime(orig.Born, tc.want.Born) || !sameTime(orig.Died, tc.want.Died) || !sameInt(orig.ExitCode, tc.want.ExitCode) {
+			t.Errorf("%s: the original's reader got %+v, %v", tc.file, orig, err)
+		}
+		if got := tc.want.marshal(); tc.file == "died-exit-zero.yaml" && !bytes.Equal(got, data) {
+			t.Errorf("%s: ours writes %q", tc.file, got)
 		}
 	}
 }
