@@ -165,6 +165,20 @@ func (k *restartKnowledge) plan(dep string) (p restartPlan, ok, known bool) {
 	return p, ok, true
 }
 
+// restartsAll tells whether the pod's spec, once read, has a rule that
+// restarts all its containers.
+func (k *restartKnowledge) restartsAll() bool {
+	if k.pod == nil {
+		return false
+	}
+	select {
+	case <-k.pod.ready:
+		return k.pod.restartsAll
+	default:
+		return false
+	}
+}
+
 // wait waits, at most until ctx ends, for the pod's spec.
 func (k *restartKnowledge) wait(ctx context.Context) {
 	if k.pod == nil {

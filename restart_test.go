@@ -408,3 +408,63 @@ func TestCheckRestarts(t *testing.T) {
 		t.Errorf("a pod that cannot be read, with death deps only:\n%s", out)
 	}
 }
+
+// In a pod whose spec restarts all containers on some exit, with no
+// generation in the graveyard, a dep found lost at start-up (its kubexit was
+// killed, as such a restart kills every kubexit) is awaited as restarting;
+// one this watcher saw alive, or any with a generation to tell, is judged
+// as ever.
+func TestPollLostBeforeRestartAll(t *testing.T) {
+	t.Parallel()
+	if ok, fsName := lockTrusted(t.TempDir()); !ok {
+		t.Skipf("locks are not used on %s (the temporary directory's filesystem)", fsName)
+	}
+	const restartAll = `{"restartPolicy":"Never","containers":[{"name":"main","restartPolicy":"Never","restartPolicyRules":[{"action":"RestartAllContainers","exitCodes":{"operator":"In","values":[42]}}]},{"name":"proxy"}]}`
+	lost := func(t *testing.T, dir string, born time.Time) {
+		fd, err := holdLifeLock(dir, "proxy", born)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeTombstone(dir, "proxy", tombstone{Born: &born}); err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(fd)
+	}
+	watcher := func(dir, spec string) (*deathWatcher, *syncBuffer) {
+		w, logs := testWatcher(dir, "proxy")
+		w.restarts = &restartKnowledge{pod: readyFacts(spec)}
+		return w, logs
+	}
+
+	dir := t.TempDir()
+	lost(t, dir, time.Now().Add(-time.Minute))
+	w, logs := watcher(dir, restartAll)
+	expectPoll(t, w, false, "proxy lost before this watcher started, in a pod that restarts all containers")
+	if !strings.Contains(logs.String(), "a RestartAllContainers rule in the pod's spec, and its kubexit was killed before this one started") {
+		t.Errorf("not logged:\n%s", logs)
+	}
+	w2, _ := watcher(dir, mainRestartsOn42)
+	if d := expectPoll(t, w2, true, "the same, in a pod with no such rule"); !d.Lost {
+		t.Errorf("death %v, want lost", d)
+	}
+
+	// A generation that began before proxy's Born tells: proxy died in this run.
+	gen := t.TempDir()
+	openGeneration(gen, time.Now().Add(-2*time.Minute))
+	lost(t, gen, time.Now().Add(-time.Minute))
+	w3, _ := watcher(gen, restartAll)
+	expectPoll(t, w3, true, "proxy lost in this generation")
+
+	// Seen alive by this watcher, then lost: a death of this run.
+	alive := t.TempDir()
+	born := time.Now().Add(-time.Minute)
+	fd, err := holdLifeLock(alive, "proxy", born)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTombstone(alive, "proxy", tombstone{Born: &born})
+	w4, _ := watcher(alive, restartAll)
+	expectPoll(t, w4, false, "proxy alive")
+	unix.Close(fd)
+	expectPoll(t, w4, true, "proxy lost after it was seen alive")
+}

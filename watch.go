@@ -57,6 +57,7 @@ type deathWatcher struct {
 	restarts    *restartKnowledge
 	pendingSpec bool
 	restartWait time.Duration // restartWaitBound, but for tests
+	started     time.Time     // when this kubexit started watching
 }
 
 // depState is what the watcher remembers of one dep between polls.
@@ -80,7 +81,8 @@ type depState struct {
 	// earlierNoted is set once a tombstone of an earlier run was logged;
 	// restartSeen is when a death that the kubelet undoes was first seen
 	// (restartNoted: logged), restartExpired once it was awaited too long.
-	earlierNoted                 bool
+	// seenAlive is set once the dep was judged alive (restarting).
+	earlierNoted, seenAlive      bool
 	restartSeen                  time.Time
 	restartNoted, restartExpired bool
 	// counted is set while the dep's death counts towards a quorum above 1
@@ -103,6 +105,7 @@ func newDeathWatcher(dir string, deps []string, interval time.Duration, policy d
 		quorum:      1,
 		state:       make(map[string]*depState, len(deps)),
 		restartWait: restartWaitBound,
+		started:     time.Now(),
 	}
 	for _, d := range deps {
 		w.state[d] = &depState{}
@@ -165,7 +168,7 @@ func (w *deathWatcher) look(dep string, st *depState) (death, bool) {
 	data, err := w.g.read(dep)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			*st = depState{counted: st.counted}
+			*st = depState{counted: st.counted, seenAlive: st.seenAlive}
 			return death{}, false
 		}
 		if !st.unreadable {
@@ -275,6 +278,7 @@ func (w *deathWatcher) judge(dep string, st *depState) (death, bool) {
 			}
 			st.noted, st.diedAt, st.diedSeen = false, time.Time{}, time.Time{}
 			st.restartSeen, st.restartNoted, st.restartExpired = time.Time{}, false, false
+			st.seenAlive = true
 			return death{}, false
 		}
 		code := lostExitCode
@@ -315,10 +319,13 @@ func (w *deathWatcher) restarting(st *depState, d death) bool {
 		w.pendingSpec = true
 		return true
 	}
-	if !ok {
-		return false
+	restarts, why := false, ""
+	if ok {
+		restarts, why = p.restarts(*code)
 	}
-	restarts, why := p.restarts(*code)
+	if !restarts && w.killedByRestartAll(st, d) {
+		restarts, why = true, "a RestartAllContainers rule in the pod's spec, and its kubexit was killed before this one started: as a restart of all containers kills it; the graveyard has no generation to tell (kubexit --install)"
+	}
 	if !restarts {
 		return false
 	}
@@ -338,6 +345,20 @@ func (w *deathWatcher) restarting(st *depState, d death) bool {
 		w.log.Warn("death dep was not born again within the wait for its restart; its death counts", "dep", d.Dep, "tombstone", d.String(), "why", why, "waited", w.restartWait)
 	}
 	return false
+}
+
+// killedByRestartAll tells whether d, a lost death, is most likely a
+// restart of all the pod's containers, which SIGKILLs every kubexit: the
+// pod's spec has a rule that does that, the dep was never seen alive by this
+// watcher and was born before it started (a restart kills every kubexit at
+// once, this one too: a dep this watcher saw alive died in this run), and
+// the graveyard has no generation, which would tell exactly.
+func (w *deathWatcher) killedByRestartAll(st *depState, d death) bool {
+	if !d.Lost || st.seenAlive || d.Tombstone.Born == nil || !d.Tombstone.Born.Before(w.started) || !w.restarts.restartsAll() {
+		return false
+	}
+	since, err := w.g.generation()
+	return since.IsZero() && err == nil
 }
 
 // settled tells whether a death has stood for the settle time: measured
