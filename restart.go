@@ -45,10 +45,13 @@ type restartPlan struct {
 	Source    string // where the plan was read, for logs
 }
 
-// restarts tells whether the kubelet restarts the container when it exits
-// with code, and why, as the kubelet decides (its ContainerShouldRestart):
-// with a container policy, the first matching rule, then that policy; else
-// the pod's policy.
+// restarts tells whether the kubelet restarts the container in place when
+// it exits with code, to retry it, and why, as the kubelet decides (its
+// ContainerShouldRestart): with a container policy, the first matching
+// rule, then that policy; else the pod's policy, OnFailure. The pod's
+// Always (a Deployment's, and the default) is not counted: there every exit
+// restarts, and a death dep's death stopping the child too, for the kubelet
+// to restart both, is what the original does and what such pods rely on.
 func (p restartPlan) restarts(code int) (bool, string) {
 	if p.Policy != "" {
 		for _, r := range p.Rules {
@@ -57,6 +60,9 @@ func (p restartPlan) restarts(code int) (bool, string) {
 			}
 		}
 		return policyRestarts(p.Policy, code, "container restartPolicy", p.Source)
+	}
+	if p.PodPolicy != "OnFailure" {
+		return false, ""
 	}
 	return policyRestarts(p.PodPolicy, code, "pod restartPolicy", p.Source)
 }

@@ -77,10 +77,13 @@ func TestRestartPlanAsTheKubeletDecides(t *testing.T) {
 	if !f.restartsAll || f.stopSignals["server"] != "SIGQUIT" || len(f.stopSignals) != 1 {
 		t.Errorf("restartsAll %v, stop signals %v; want true, server SIGQUIT", f.restartsAll, f.stopSignals)
 	}
-	pod := restartPlan{}
-	for code, want := range map[int]bool{0: true, 1: true} { // the API's default pod policy, Always
-		if got, _ := pod.restarts(code); got != want {
-			t.Errorf("pod policy unset, exit %d: restarts %v", code, got)
+	// The pod's Always (and the default, Always) is not counted: there a
+	// death dep's death stops the child, as in the original.
+	for _, policy := range []string{"", "Always"} {
+		for _, code := range []int{0, 1} {
+			if got, _ := (restartPlan{PodPolicy: policy}).restarts(code); got {
+				t.Errorf("pod policy %q, exit %d: restarts", policy, code)
+			}
 		}
 	}
 	onFailure := restartPlan{PodPolicy: "OnFailure"}
