@@ -353,3 +353,46 @@ func TestNodeStopSignal(t *testing.T) {
 		n.expectLogged(t, "quit", "server", "server: TERM", 0)
 	})
 }
+
+// examples/restart-all-api-job.yaml: RestartAllContainers with no
+// generation in the graveyard (the init container only copies kubexit), but
+// with API access: in the second attempt the reporter finds the sidecar
+// lost and the sidecar finds main's Died 42, both of the earlier run; both
+// start their children (main's death matches its rule; a dep lost at
+// start-up in a pod with such a rule is awaited) and stop after the new
+// main; the Job is Complete.
+func TestNodeRestartAllJobAPI(t *testing.T) {
+	b := needRestartNode(t)
+	n := runExample(t, b, "restart-all-api-job.yaml", nil)
+	pod := n.jobPod(t, "restart-all-api")
+	n.restartPod(t, pod).expectRule(t, "main", "RestartAllContainers")
+	n.waitFirstExit(t, pod, "main", 42)
+	cond, j, p := n.waitJobDone(t, "restart-all-api")
+	rp := n.restartPod(t, pod)
+	rp.logSummary(t, pod)
+	expectJobSucceeded(t, cond, j, p)
+	for _, name := range []string{"reporter", "sidecar", "main"} {
+		if c := rp.status(t, name); c.RestartCount != 1 {
+			t.Errorf("%s: restartCount %d, want 1 (run again by RestartAllContainers)", name, c.RestartCount)
+		}
+	}
+	main := expectExit(t, p, "main", 0)
+	sidecar := expectExit(t, p, "sidecar", 0)
+	reporter := expectExit(t, p, "reporter", 0)
+	mainTS := n.expectTombstone(t, "main", 0)
+	sidecarTS := n.expectTombstone(t, "sidecar", 143)
+	reporterTS := n.expectTombstone(t, "reporter", 143)
+	if mainTS.Died != nil && sidecarTS.Born != nil && sidecarTS.Died != nil && reporterTS.Born != nil && reporterTS.Died != nil {
+		within(t, "sidecar's child born -> died (through main's 8 s second run)", *sidecarTS.Born, *sidecarTS.Died, 5*time.Second, 120*time.Second)
+		within(t, "reporter's child born -> died (through main's 8 s second run)", *reporterTS.Born, *reporterTS.Died, 5*time.Second, 120*time.Second)
+		within(t, "main's child died -> sidecar's child died (tombstones)", *mainTS.Died, *sidecarTS.Died, 0, 2*time.Second)
+		within(t, "sidecar's child died -> reporter's child died (tombstones)", *sidecarTS.Died, *reporterTS.Died, 0, 2*time.Second)
+	}
+	within(t, "main finished -> sidecar finished (containers)", main.FinishedAt, sidecar.FinishedAt, 0, 5*time.Second)
+	within(t, "sidecar finished -> reporter finished (containers)", sidecar.FinishedAt, reporter.FinishedAt, 0, 5*time.Second)
+	n.expectLogged(t, pod, "reporter", "reporter: started", 1)
+	n.expectLogged(t, pod, "sidecar", "sidecar: started", 1)
+	n.expectLogged(t, pod, "main", "main: done", 1)
+	// How the second attempt's kubexits judged the earlier run's deaths.
+	n.expectLogged(t, pod, "sidecar", "restart rule RestartAllContainers on exit code 42 (the pod's spec)", 1)
+}

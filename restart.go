@@ -86,7 +86,11 @@ type podFacts struct {
 	plans       map[string]restartPlan
 	stopSignals map[string]string
 	restartsAll bool
-	err         error
+	// restartedAll names the containers that a restart of all containers
+	// killed last (their lastState says RestartingAllContainers) and that
+	// have not ended since: their tombstones' deaths are of an earlier run.
+	restartedAll map[string]bool
+	err          error
 }
 
 // podFactsBound bounds the whole read, retries included: an unreachable API
@@ -112,6 +116,7 @@ func fetchPodFacts(ctx context.Context, client *podClient, log *slog.Logger) *po
 			p, err := client.get(ctx)
 			if err == nil {
 				f.read(p.Spec)
+				f.readStatus(p.Status)
 				log.Debug("restart rules read from the pod's spec", "pod", client.String(), "restarts_all", f.restartsAll)
 				return
 			}
@@ -144,6 +149,22 @@ func (f *podFacts) read(spec podSpec) {
 	}
 }
 
+// reasonRestartingAll is the reason of a container's last termination when
+// a restart of all the pod's containers killed it.
+const reasonRestartingAll = "RestartingAllContainers"
+
+// readStatus takes, from the pod's status, the containers that a restart of
+// all containers killed last and that run (or wait to) since.
+func (f *podFacts) readStatus(status podStatus) {
+	f.restartedAll = map[string]bool{}
+	for _, c := range append(slices.Clone(status.ContainerStatuses), status.InitContainerStatuses...) {
+		last := c.LastTerminationState.Terminated
+		if last != nil && last.Reason == reasonRestartingAll && c.State.Terminated == nil {
+			f.restartedAll[c.Name] = true
+		}
+	}
+}
+
 // restartKnowledge answers, for the death watcher, how a dep's container
 // restarts: from KUBEXIT_RESTART_CODES for the names it gives, else from
 // the pod's spec once read.
@@ -171,15 +192,15 @@ func (k *restartKnowledge) plan(dep string) (p restartPlan, ok, known bool) {
 	return p, ok, true
 }
 
-// restartsAll tells whether the pod's spec, once read, has a rule that
-// restarts all its containers.
-func (k *restartKnowledge) restartsAll() bool {
+// restartedAll tells whether the pod's status, once read, shows dep's
+// container killed by a restart of all containers and not ended since.
+func (k *restartKnowledge) restartedAll(dep string) bool {
 	if k.pod == nil {
 		return false
 	}
 	select {
 	case <-k.pod.ready:
-		return k.pod.restartsAll
+		return k.pod.restartedAll[dep]
 	default:
 		return false
 	}

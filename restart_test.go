@@ -289,7 +289,12 @@ func TestFetchPodFacts(t *testing.T) {
 			{Name: "main", RestartPolicy: &never, RestartPolicyRules: []corev1.ContainerRestartRule{
 				{Action: corev1.ContainerRestartRuleActionRestartAllContainers, ExitCodes: &corev1.ContainerRestartRuleOnExitCodes{Operator: corev1.ContainerRestartRuleOnExitCodesOpIn, Values: []int32{42}}}}},
 			{Name: "server", Lifecycle: &corev1.Lifecycle{StopSignal: &quit}},
-		}}}
+		}}, Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{
+		{Name: "main", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "RestartingAllContainers"}}},
+		{Name: "server", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}}},
+	}}}
 	api := newFakeAPI(t)
 	api.script(statusAnswer(503, metav1.StatusReasonServiceUnavailable, "starting"), podAnswer(pod))
 	client, err := newPodClient(fakeAPIEnv(t, api, "token"), "pod", "ns", discardLogger())
@@ -306,6 +311,9 @@ func TestFetchPodFacts(t *testing.T) {
 	}
 	if r, _ := f.plans["proxy"].restarts(0); !r {
 		t.Error("the native sidecar does not restart")
+	}
+	if !f.restartedAll["main"] || f.restartedAll["server"] {
+		t.Errorf("restartedAll %v, want main only", f.restartedAll)
 	}
 	if api.count() != 2 {
 		t.Errorf("%d GETs, want 2 (the 503 retried)", api.count())
@@ -412,17 +420,29 @@ func TestCheckRestarts(t *testing.T) {
 	}
 }
 
-// In a pod whose spec restarts all containers on some exit, with no
-// generation in the graveyard, a dep found lost at start-up (its kubexit was
-// killed, as such a restart kills every kubexit) is awaited as restarting;
-// one this watcher saw alive, or any with a generation to tell, is judged
-// as ever.
-func TestPollLostBeforeRestartAll(t *testing.T) {
+// Where the graveyard has no generation, the pod's status (read at
+// start-up) tells a death of the run before a restart of all containers: the
+// dep's container was killed by it (lastState RestartingAllContainers) and
+// runs, or waits to, since. Such a death (a Died written as the restart
+// stopped it, or a lost Born) from before the watcher started is awaited;
+// one the watcher saw alive, one whose container has ended since, and any
+// judged under a generation count as ever.
+func TestPollDeathBeforeRestartAll(t *testing.T) {
 	t.Parallel()
 	if ok, fsName := lockTrusted(t.TempDir()); !ok {
 		t.Skipf("locks are not used on %s (the temporary directory's filesystem)", fsName)
 	}
-	const restartAll = `{"restartPolicy":"Never","containers":[{"name":"main","restartPolicy":"Never","restartPolicyRules":[{"action":"RestartAllContainers","exitCodes":{"operator":"In","values":[42]}}]},{"name":"proxy"}]}`
+	facts := func(state string) *podFacts {
+		f := readyFacts(`{"restartPolicy":"Never","containers":[{"name":"main"},{"name":"proxy"}]}`)
+		var status podStatus
+		if err := json.Unmarshal([]byte(`{"containerStatuses":[{"name":"proxy","restartCount":1,"state":`+state+`,
+			"lastState":{"terminated":{"exitCode":137,"reason":"RestartingAllContainers"}}}]}`), &status); err != nil {
+			t.Fatal(err)
+		}
+		f.readStatus(status)
+		return f
+	}
+	running, ended := `{"running":{}}`, `{"terminated":{"exitCode":0,"reason":"Completed"}}`
 	lost := func(t *testing.T, dir string, born time.Time) {
 		fd, err := holdLifeLock(dir, "proxy", born)
 		if err != nil {
@@ -433,30 +453,39 @@ func TestPollLostBeforeRestartAll(t *testing.T) {
 		}
 		unix.Close(fd)
 	}
-	watcher := func(dir, spec string) (*deathWatcher, *syncBuffer) {
+	watcher := func(dir string, f *podFacts) (*deathWatcher, *syncBuffer) {
 		w, logs := testWatcher(dir, "proxy")
-		w.restarts = &restartKnowledge{pod: readyFacts(spec)}
+		w.restarts = &restartKnowledge{pod: f}
 		return w, logs
 	}
+	const why = "the pod's status shows its container killed by a restart of all containers (RestartingAllContainers) and restarted"
 
 	dir := t.TempDir()
 	lost(t, dir, time.Now().Add(-time.Minute))
-	w, logs := watcher(dir, restartAll)
-	expectPoll(t, w, false, "proxy lost before this watcher started, in a pod that restarts all containers")
-	if !strings.Contains(logs.String(), "a RestartAllContainers rule in the pod's spec, and its kubexit was killed before this one started") {
+	w, logs := watcher(dir, facts(running))
+	expectPoll(t, w, false, "proxy lost, killed by a restart of all containers")
+	if !strings.Contains(logs.String(), why) {
 		t.Errorf("not logged:\n%s", logs)
 	}
-	w2, _ := watcher(dir, mainRestartsOn42)
-	if d := expectPoll(t, w2, true, "the same, in a pod with no such rule"); !d.Lost {
+	w, _ = watcher(dir, facts(ended))
+	if d := expectPoll(t, w, true, "the same, its container ended since"); !d.Lost {
 		t.Errorf("death %v, want lost", d)
 	}
+	w, _ = watcher(dir, readyFacts(mainRestartsOn42))
+	expectPoll(t, w, true, "the same, a status without such a restart")
+
+	// A Died that the restart's stop let its kubexit write.
+	died := t.TempDir()
+	writeFile(t, died, "proxy", strings.Replace(diedYAML, "ExitCode: 0", "ExitCode: 143", 1))
+	w, _ = watcher(died, facts(running))
+	expectPoll(t, w, false, "proxy died (143) as the restart stopped it")
 
 	// A generation that began before proxy's Born tells: proxy died in this run.
 	gen := t.TempDir()
 	openGeneration(gen, time.Now().Add(-2*time.Minute))
 	lost(t, gen, time.Now().Add(-time.Minute))
-	w3, _ := watcher(gen, restartAll)
-	expectPoll(t, w3, true, "proxy lost in this generation")
+	w, _ = watcher(gen, facts(running))
+	expectPoll(t, w, true, "proxy lost in this generation")
 
 	// Seen alive by this watcher, then lost: a death of this run.
 	alive := t.TempDir()
@@ -466,8 +495,8 @@ func TestPollLostBeforeRestartAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeTombstone(alive, "proxy", tombstone{Born: &born})
-	w4, _ := watcher(alive, restartAll)
-	expectPoll(t, w4, false, "proxy alive")
+	w, _ = watcher(alive, facts(running))
+	expectPoll(t, w, false, "proxy alive")
 	unix.Close(fd)
-	expectPoll(t, w4, true, "proxy lost after it was seen alive")
+	expectPoll(t, w, true, "proxy lost after it was seen alive")
 }

@@ -324,7 +324,7 @@ func (w *deathWatcher) restarting(st *depState, d death) bool {
 		restarts, why = p.restarts(*code)
 	}
 	if !restarts && w.killedByRestartAll(st, d) {
-		restarts, why = true, "a RestartAllContainers rule in the pod's spec, and its kubexit was killed before this one started: as a restart of all containers kills it; the graveyard has no generation to tell (kubexit --install)"
+		restarts, why = true, "the pod's status shows its container killed by a restart of all containers (RestartingAllContainers) and restarted: this death is of the earlier run; the graveyard has no generation to tell (kubexit --install)"
 	}
 	if !restarts {
 		return false
@@ -347,14 +347,19 @@ func (w *deathWatcher) restarting(st *depState, d death) bool {
 	return false
 }
 
-// killedByRestartAll tells whether d, a lost death, is most likely a
-// restart of all the pod's containers, which SIGKILLs every kubexit: the
-// pod's spec has a rule that does that, the dep was never seen alive by this
-// watcher and was born before it started (a restart kills every kubexit at
-// once, this one too: a dep this watcher saw alive died in this run), and
-// the graveyard has no generation, which would tell exactly.
+// killedByRestartAll tells whether d is a death of the run before a
+// restart of all the pod's containers, told by the API where the graveyard
+// has no generation: the pod's status (read at start-up) shows the dep's
+// container killed by such a restart and running (or waiting to) since,
+// this watcher never saw the dep alive, and the death (its Born, if lost)
+// is from before this watcher started. Such a restart kills every kubexit,
+// this one's last run too; it may give them a moment to record a Died.
 func (w *deathWatcher) killedByRestartAll(st *depState, d death) bool {
-	if !d.Lost || st.seenAlive || d.Tombstone.Born == nil || !d.Tombstone.Born.Before(w.started) || !w.restarts.restartsAll() {
+	when := d.Tombstone.Died
+	if d.Lost {
+		when = d.Tombstone.Born
+	}
+	if st.seenAlive || when == nil || !when.Before(w.started) || !w.restarts.restartedAll(d.Dep) {
 		return false
 	}
 	since, err := w.g.generation()
