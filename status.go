@@ -75,6 +75,9 @@ func restartsOn(k *restartKnowledge, name, state string, t tombstone) bool {
 	case state != stateDied && state != stateNotStarted:
 		return false
 	}
+	if k.restartedAll(name) {
+		return true // its container runs again since a restart of all containers
+	}
 	p, ok, known := k.plan(name)
 	if !ok || !known || code == nil {
 		return false
