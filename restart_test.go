@@ -500,3 +500,40 @@ func TestPollDeathBeforeRestartAll(t *testing.T) {
 	unix.Close(fd)
 	expectPoll(t, w, true, "proxy lost after it was seen alive")
 }
+
+// --status says restarting for a death the kubelet undoes: by the codes,
+// by the pod's rules, and for a container running again since a restart of
+// all containers; never for a life, nor with nothing known.
+func TestStatusRestarting(t *testing.T) {
+	t.Parallel()
+	cfg, err := parseConfig(envFunc(map[string]string{"KUBEXIT_NAME": "s", "KUBEXIT_DEATH_DEPS": "main", "KUBEXIT_RESTART_CODES": "main:42,137"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := readyFacts(`{"containers":[{"name":"proxy"}]}`)
+	var status podStatus
+	json.Unmarshal([]byte(`{"containerStatuses":[{"name":"proxy","state":{"running":{}},"lastState":{"terminated":{"reason":"RestartingAllContainers"}}}]}`), &status)
+	f.readStatus(status)
+	k := &restartKnowledge{codes: cfg.RestartCodes, pod: f}
+	c42, c0, c143 := 42, 0, 143
+	for _, tc := range []struct {
+		name, state string
+		t           tombstone
+		want        bool
+	}{
+		{"main", stateDied, tombstone{ExitCode: &c42}, true},
+		{"main", stateDied, tombstone{ExitCode: &c0}, false},
+		{"main", stateLost, tombstone{}, true}, // 137
+		{"main", stateBorn, tombstone{}, false},
+		{"proxy", stateDied, tombstone{ExitCode: &c143}, true},
+		{"proxy", stateBorn, tombstone{}, false},
+		{"other", stateDied, tombstone{ExitCode: &c42}, false},
+	} {
+		if got := restartsOn(k, tc.name, tc.state, tc.t); got != tc.want {
+			t.Errorf("%s %s %v: restarting %v, want %v", tc.name, tc.state, tc.t, got, tc.want)
+		}
+	}
+	if restartsOn(nil, "main", stateDied, tombstone{ExitCode: &c42}) {
+		t.Error("restarting with nothing known")
+	}
+}
