@@ -54,9 +54,12 @@ type restartPlan struct {
 // to restart both, is what the original does and what such pods rely on.
 func (p restartPlan) restarts(code int) (bool, string) {
 	if p.Policy != "" {
-		for _, r := range p.Rules {
-			if r.matches(code) && (r.Action == actionRestart || r.Action == actionRestartAll) {
-				return true, fmt.Sprintf("restart rule %s on exit code %d (%s)", r.Action, code, p.Source)
+		// The first matching rule decides; one whose action kubexit does not
+		// know (a later Kubernetes's) leaves it to the policy, as the
+		// kubelet's own fallback does.
+		if i := slices.IndexFunc(p.Rules, func(r restartRule) bool { return r.matches(code) }); i >= 0 {
+			if a := p.Rules[i].Action; a == actionRestart || a == actionRestartAll {
+				return true, fmt.Sprintf("restart rule %s on exit code %d (%s)", a, code, p.Source)
 			}
 		}
 		return policyRestarts(p.Policy, code, "container restartPolicy", p.Source)

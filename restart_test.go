@@ -93,7 +93,13 @@ func TestRestartPlanAsTheKubeletDecides(t *testing.T) {
 	if b, _ := onFailure.restarts(2); !b {
 		t.Error("pod OnFailure does not restart exit 2")
 	}
-	unknownOp := readSpec(t, `{"containers":[{"name":"x","restartPolicy":"Never","restartPolicyRules":[{"action":"Restart","exitCodes":{"operator":"Above","values":[1]}}]}]}`)
+	// The first matching rule decides: an action kubexit does not know
+	// there leaves it to the container's policy, not to a later rule.
+	firstDecides := readSpec(t, `{"containers":[{"name":"x","restartPolicy":"Never","restartPolicyRules":[{"action":"Pause","exitCodes":{"operator":"In","values":[42]}},{"action":"Restart","exitCodes":{"operator":"In","values":[42]}}]}]}`)
+	if got, _ := firstDecides.plans["x"].restarts(42); got {
+		t.Error("a later rule was applied after a first match with an unknown action")
+	}
+		unknownOp := readSpec(t, `{"containers":[{"name":"x","restartPolicy":"Never","restartPolicyRules":[{"action":"Restart","exitCodes":{"operator":"Above","values":[1]}}]}]}`)
 	if got, _ := unknownOp.plans["x"].restarts(42); got {
 		t.Error("a rule with an operator kubexit does not know was applied")
 	}
