@@ -99,7 +99,7 @@ func TestRestartPlanAsTheKubeletDecides(t *testing.T) {
 	if got, _ := firstDecides.plans["x"].restarts(42); got {
 		t.Error("a later rule was applied after a first match with an unknown action")
 	}
-		unknownOp := readSpec(t, `{"containers":[{"name":"x","restartPolicy":"Never","restartPolicyRules":[{"action":"Restart","exitCodes":{"operator":"Above","values":[1]}}]}]}`)
+	unknownOp := readSpec(t, `{"containers":[{"name":"x","restartPolicy":"Never","restartPolicyRules":[{"action":"Restart","exitCodes":{"operator":"Above","values":[1]}}]}]}`)
 	if got, _ := unknownOp.plans["x"].restarts(42); got {
 		t.Error("a rule with an operator kubexit does not know was applied")
 	}
