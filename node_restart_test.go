@@ -278,28 +278,7 @@ func TestNodeRestartRuleJob(t *testing.T) {
 // generation, so in the second attempt the sidecar's kubexit starts its
 // child and keeps it until the new main ends; the Job is Complete.
 func TestNodeRestartAllJob(t *testing.T) {
-	b := needRestartNode(t)
-	n := runExample(t, b, "restart-all-job.yaml", nil)
-	pod := n.jobPod(t, "restart-all")
-	n.restartPod(t, pod).expectRule(t, "main", "RestartAllContainers")
-	firstDied := n.waitFirstExit(t, pod, "main", 42)
-	cond, j, p := n.waitJobDone(t, "restart-all")
-	rp := n.restartPod(t, pod)
-	rp.logSummary(t, pod)
-
-	install := terminated(t, p, "install-kubexit")
-	if install.ExitCode != 0 {
-		t.Fatalf("init container install-kubexit exited %d (%s), message %q; log:\n%s", install.ExitCode, install.Reason, strings.TrimSpace(install.Message), n.logs(pod, "install-kubexit"))
-	}
-	expectJobSucceeded(t, cond, j, p)
-	// RestartAllContainers restarts each container once, the init container
-	// too; the pod's status gives each last state as 137,
-	// RestartingAllContainers (main's too: its 42 is in its tombstone only).
-	for _, name := range []string{"install-kubexit", "sidecar", "main"} {
-		if c := rp.status(t, name); c.RestartCount != 1 {
-			t.Errorf("%s: restartCount %d, want 1 (run again by RestartAllContainers)", name, c.RestartCount)
-		}
-	}
+	n, pod, firstDied, p := runRestartAll(t, "restart-all-job.yaml", "restart-all", "install-kubexit", "sidecar", "main")
 	main := expectExit(t, p, "main", 0)
 	sidecar := expectExit(t, p, "sidecar", 0)
 	mainTS := n.expectTombstone(t, "main", 0)
@@ -362,20 +341,7 @@ func TestNodeStopSignal(t *testing.T) {
 // start-up in a pod with such a rule is awaited) and stop after the new
 // main; the Job is Complete.
 func TestNodeRestartAllJobAPI(t *testing.T) {
-	b := needRestartNode(t)
-	n := runExample(t, b, "restart-all-api-job.yaml", nil)
-	pod := n.jobPod(t, "restart-all-api")
-	n.restartPod(t, pod).expectRule(t, "main", "RestartAllContainers")
-	n.waitFirstExit(t, pod, "main", 42)
-	cond, j, p := n.waitJobDone(t, "restart-all-api")
-	rp := n.restartPod(t, pod)
-	rp.logSummary(t, pod)
-	expectJobSucceeded(t, cond, j, p)
-	for _, name := range []string{"reporter", "sidecar", "main"} {
-		if c := rp.status(t, name); c.RestartCount != 1 {
-			t.Errorf("%s: restartCount %d, want 1 (run again by RestartAllContainers)", name, c.RestartCount)
-		}
-	}
+	n, pod, _, p := runRestartAll(t, "restart-all-api-job.yaml", "restart-all-api", "copy-kubexit", "reporter", "sidecar", "main")
 	main := expectExit(t, p, "main", 0)
 	sidecar := expectExit(t, p, "sidecar", 0)
 	reporter := expectExit(t, p, "reporter", 0)
@@ -395,4 +361,31 @@ func TestNodeRestartAllJobAPI(t *testing.T) {
 	n.expectLogged(t, pod, "main", "main: done", 1)
 	// How the second attempt's kubexits judged the earlier run's deaths.
 	n.expectLogged(t, pod, "sidecar", "restart rule RestartAllContainers on exit code 42 (the pod's spec)", 1)
+}
+
+// runRestartAll runs a RestartAllContainers example (file, Job job) to its
+// end: main's rule is in the API, main's first run records exit 42 (when,
+// it returns), the Job is Complete, the first container (the init one)
+// exits 0, and every container is run again once. The pod's status gives
+// each last state as 137, RestartingAllContainers (main's too: its 42 is in
+// its tombstone only).
+func runRestartAll(t *testing.T, file, job string, containers ...string) (*nodeNS, string, time.Time, nodePod) {
+	t.Helper()
+	n := runExample(t, needRestartNode(t), file, nil)
+	pod := n.jobPod(t, job)
+	n.restartPod(t, pod).expectRule(t, "main", "RestartAllContainers")
+	firstDied := n.waitFirstExit(t, pod, "main", 42)
+	cond, j, p := n.waitJobDone(t, job)
+	rp := n.restartPod(t, pod)
+	rp.logSummary(t, pod)
+	if init := terminated(t, p, containers[0]); init.ExitCode != 0 {
+		t.Fatalf("init container %s exited %d (%s), message %q; log:\n%s", containers[0], init.ExitCode, init.Reason, strings.TrimSpace(init.Message), n.logs(pod, containers[0]))
+	}
+	expectJobSucceeded(t, cond, j, p)
+	for _, name := range containers {
+		if c := rp.status(t, name); c.RestartCount != 1 {
+			t.Errorf("%s: restartCount %d, want 1 (run again by RestartAllContainers)", name, c.RestartCount)
+		}
+	}
+	return n, pod, firstDied, p
 }
