@@ -543,3 +543,17 @@ func TestStatusRestarting(t *testing.T) {
 		t.Error("restarting with nothing known")
 	}
 }
+
+// With KUBEXIT_DEATH_QUORUM=all, a restarting death is no death: the
+// quorum waits for it to end for good.
+func TestPollQuorumRestartingDeath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, _ := quorumWatcher(dir, 0, "main", "db")
+	w.restarts = &restartKnowledge{pod: readyFacts(mainRestartsOn42)}
+	writeFile(t, dir, "db", diedYAML)
+	writeFile(t, dir, "main", strings.Replace(diedYAML, "ExitCode: 0", "ExitCode: 42", 1))
+	expectPollSet(t, w, false, "db dead, main restarting")
+	writeFile(t, dir, "main", rebornDiedYAML)
+	expectDeps(t, expectPollSet(t, w, true, "db dead, main dead for good"), "main", "db")
+}
