@@ -7,6 +7,7 @@ package main
 // KUBEXIT_* variables it reads with the supervisor's parsers (config.go).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,8 @@ func runOption(args, environ []string, stdout, stderr io.Writer) int {
 		return checkCommand(args[1:], environ, stdout, stderr)
 	case "--install":
 		return installCommand(args[1:], getenv, stdout, stderr)
+	case "--lint":
+		return lintCommand(args[1:], os.Stdin, stdout, stderr)
 	}
 	return usageError(stderr, "unknown option "+quoteArg(args[0]))
 }
@@ -76,6 +79,7 @@ var commandUsages = []struct{ name, usage, help string }{
 	{"--status", "kubexit --status [-o table|json]", "show every tombstone in the graveyard"},
 	{"--wait", "kubexit --wait born|died NAME [--timeout D]", "block until NAME's tombstone says born or died"},
 	{"--install", "kubexit --install [DIR]", "in an init container: copy kubexit to DIR/kubexit, and open a new generation of the graveyard (a restart of all containers)"},
+	{"--lint", "kubexit --lint FILE...", "check the kubexit wiring of manifests (- reads stdin): deps, the graveyard mount, grace periods, every KUBEXIT_* value"},
 	{"--check", "kubexit --check [--strict]", "preflight: configuration, graveyard, Kubernetes API and RBAC (--strict: unknown KUBEXIT_* variables fail)"},
 }
 
@@ -299,6 +303,61 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// lintCommand is "kubexit --lint FILE...".
+func lintCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := newCommand("--lint")
+	files, code, done := c.parse(args, stdout, stderr)
+	switch {
+	case done:
+		return code
+	case len(files) == 0:
+		return c.fail(stderr, "want FILE... (- reads stdin)")
+	}
+	found := 0
+	for _, f := range files {
+		data, err := readManifest(f, stdin)
+		if err == nil {
+			var problems []string
+			problems, err = lintManifest(data)
+			for _, p := range problems {
+				fmt.Fprintf(stdout, "%s: %s\n", f, p)
+			}
+			found += len(problems)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "kubexit: --lint: %s: %v\n", f, err)
+			return exitInternal
+		}
+	}
+	if found > 0 {
+		return exitInternal
+	}
+	return 0
+}
+
+// maxManifestSize bounds what --lint reads of one file.
+const maxManifestSize = 16 << 20
+
+// readManifest reads a manifest file, or stdin for "-".
+func readManifest(name string, stdin io.Reader) ([]byte, error) {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, unwrapPath(err)
+		}
+		defer f.Close()
+		r = f
+	}
+	var b bytes.Buffer
+	if n, err := io.Copy(&b, io.LimitReader(r, maxManifestSize+1)); err != nil {
+		return nil, err
+	} else if n > maxManifestSize {
+		return nil, errors.New("larger than 16 MB")
+	}
+	return b.Bytes(), nil
 }
 
 // statusRestarts is what --status knows of restarts: KUBEXIT_RESTART_CODES
