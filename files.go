@@ -5,6 +5,7 @@ package main
 // else of kubexit's.
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -137,4 +138,13 @@ func writeNonBlocking(path string, create bool, data []byte) error {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// unwrapPath is err without the path a PathError repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

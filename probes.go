@@ -200,11 +200,7 @@ func tryFile(path string) error {
 	case errors.Is(err, os.ErrNotExist):
 		return errors.New("no such file")
 	case err != nil:
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			return pe.Err
-		}
-		return err
+		return unwrapPath(err)
 	case fi.IsDir():
 		return errors.New("a directory, not a regular file")
 	case !fi.Mode().IsRegular():

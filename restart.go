@@ -176,6 +176,20 @@ type restartKnowledge struct {
 	pod   *podFacts
 }
 
+// read is the pod's facts once read (or given up); nil while they are
+// being read, or when the pod is not read at all (known tells).
+func (k *restartKnowledge) read() (f *podFacts, known bool) {
+	if k.pod == nil {
+		return nil, true
+	}
+	select {
+	case <-k.pod.ready:
+		return k.pod, true
+	default:
+		return nil, false
+	}
+}
+
 // plan is dep's restart plan; known is false while the pod's spec is being
 // read, and ok false when there is none (no API access, or no such
 // container: its deaths count).
@@ -183,30 +197,31 @@ func (k *restartKnowledge) plan(dep string) (p restartPlan, ok, known bool) {
 	if p, ok := k.codes[dep]; ok {
 		return p, true, true
 	}
-	if k.pod == nil {
-		return restartPlan{}, false, true
+	f, known := k.read()
+	if f == nil {
+		return restartPlan{}, false, known
 	}
-	select {
-	case <-k.pod.ready:
-	default:
-		return restartPlan{}, false, false
-	}
-	p, ok = k.pod.plans[dep]
+	p, ok = f.plans[dep]
 	return p, ok, true
+}
+
+// undoes tells whether the kubelet restarts dep's container after an exit
+// with code, and why (restartPlan.restarts); known is false while the
+// pod's spec is being read.
+func (k *restartKnowledge) undoes(dep string, code int) (restarts bool, why string, known bool) {
+	p, ok, known := k.plan(dep)
+	if !ok {
+		return false, "", known
+	}
+	restarts, why = p.restarts(code)
+	return restarts, why, true
 }
 
 // restartedAll tells whether the pod's status, once read, shows dep's
 // container killed by a restart of all containers and not ended since.
 func (k *restartKnowledge) restartedAll(dep string) bool {
-	if k.pod == nil {
-		return false
-	}
-	select {
-	case <-k.pod.ready:
-		return k.pod.restartedAll[dep]
-	default:
-		return false
-	}
+	f, _ := k.read()
+	return f != nil && f.restartedAll[dep]
 }
 
 // wait waits, at most until ctx ends, for the pod's spec.

@@ -78,11 +78,10 @@ func restartsOn(k *restartKnowledge, name, state string, t tombstone) bool {
 	if k.restartedAll(name) {
 		return true // its container runs again since a restart of all containers
 	}
-	p, ok, known := k.plan(name)
-	if !ok || !known || code == nil {
+	if code == nil {
 		return false
 	}
-	restarts, _ := p.restarts(*code)
+	restarts, _, _ := k.undoes(name, *code)
 	return restarts
 }
 
