@@ -42,6 +42,8 @@ func runOption(args, environ []string, stdout, stderr io.Writer) int {
 		return installCommand(args[1:], getenv, stdout, stderr)
 	case "--lint":
 		return lintCommand(args[1:], os.Stdin, stdout, stderr)
+	case "--inject", "--uninject":
+		return injectCommand(args[0], args[1:], os.Stdin, stdout, stderr)
 	}
 	return usageError(stderr, "unknown option "+quoteArg(args[0]))
 }

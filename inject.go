@@ -1,0 +1,278 @@
+//go:build inject
+
+package main
+
+// kubexit --inject and --uninject: a manifest in, the same manifest with
+// kubexit wired in (or out) on stdout, rewritten in place (--in-place), or
+// shown as a diff (--diff). Built only with -tags inject: the YAML library
+// that keeps comments and key order would grow the binary that goes into
+// every pod by 7 % (docs/performance.md), and no pod needs it.
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// injectInput is one manifest read: its name for messages, its path for
+// --in-place ("" for stdin), its text.
+type injectInput struct {
+	name, path string
+	text       []byte
+}
+
+// injectCommand is "kubexit --inject ..." and "kubexit --uninject ...".
+func injectCommand(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := newCommand(name)
+	j := &injector{uninject: name == "--uninject", named: map[string]bool{}}
+	var files []string
+	c.flags.Func("f", "a manifest: a file, a directory of them, or - for stdin (repeatable)", func(s string) error {
+		files = append(files, s)
+		return nil
+	})
+	inPlace := c.flags.Bool("in-place", false, "rewrite the files instead of writing to stdout")
+	diff := c.flags.Bool("diff", false, "show what would change, as a unified diff")
+	if !j.uninject {
+		for _, f := range injectFlagNames() {
+			set := func(arg string) error {
+				s, err := parseSetting(f, arg)
+				j.settings = append(j.settings, s)
+				return err
+			}
+			if f == "rbac" {
+				c.flags.BoolFunc(f, "", func(string) error { return set("true") })
+			} else {
+				c.flags.Func(f, "", set)
+			}
+		}
+	}
+	pos, code, done := c.parse(args, stdout, stderr)
+	if done {
+		return code
+	}
+	if files = append(files, pos...); len(files) == 0 {
+		files = []string{"-"}
+	}
+	if *inPlace && (*diff || slices.Contains(files, "-")) {
+		return c.fail(stderr, "--in-place rewrites files: not with --diff, nor stdin")
+	}
+	inputs, err := readInputs(files, stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "kubexit: %s: %v\n", name, err)
+		return exitUsage
+	}
+	outputs, problems := j.run(inputs)
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "kubexit: %s: %s\n", name, p)
+		}
+		fmt.Fprintf(stderr, "kubexit: %s: nothing written\n", name)
+		return exitUsage
+	}
+	return writeOutputs(name, inputs, outputs, *inPlace, *diff, stdout, stderr)
+}
+
+// run does every input; problems name the file, document and container.
+func (j *injector) run(inputs []injectInput) ([][]byte, []string) {
+	var outputs [][]byte
+	var problems []string
+	for _, in := range inputs {
+		j := j
+		if fc, ok := krmFunctionConfig(in.text); ok {
+			own, err := parseKeyedSettings(fc, "")
+			if err != nil {
+				problems = append(problems, in.name+": functionConfig: "+err.Error())
+			}
+			j = &injector{uninject: j.uninject, named: j.named, settings: append(own, j.settings...)}
+		}
+		out, probs := j.stream(in.name, in.text)
+		outputs, problems = append(outputs, out), append(problems, probs...)
+	}
+	for _, s := range j.settings {
+		if s.container != "" && !j.named[s.container] && len(problems) == 0 {
+			problems = append(problems, fmt.Sprintf("%s: no pod template has a container %s", s, s.container))
+		}
+	}
+	return outputs, problems
+}
+
+// krmFunctionConfig is the data of a KRM ResourceList's functionConfig (a
+// ConfigMap: the settings, keyed by flag name), when text is one.
+func krmFunctionConfig(text []byte) (map[string]string, bool) {
+	var rl struct {
+		Kind           string `yaml:"kind"`
+		FunctionConfig struct {
+			Data map[string]string `yaml:"data"`
+		} `yaml:"functionConfig"`
+	}
+	if yaml.Unmarshal(text, &rl) != nil || rl.Kind != "ResourceList" {
+		return nil, false
+	}
+	return rl.FunctionConfig.Data, true
+}
+
+// readInputs reads the files, the manifests of directories (*.yaml,
+// *.yml, *.json, not their subdirectories), and stdin for "-".
+func readInputs(files []string, stdin io.Reader) ([]injectInput, error) {
+	var out []injectInput
+	for _, f := range files {
+		if f == "-" {
+			b, err := readManifest("-", stdin)
+			if err != nil {
+				return nil, fmt.Errorf("stdin: %w", err)
+			}
+			out = append(out, injectInput{name: "stdin", text: b})
+			continue
+		}
+		paths := []string{f}
+		if st, err := os.Stat(f); err == nil && st.IsDir() {
+			entries, err := os.ReadDir(f)
+			if err != nil {
+				return nil, unwrapPath(err)
+			}
+			paths = nil
+			for _, e := range entries {
+				if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml" || ext == ".json") {
+					paths = append(paths, filepath.Join(f, e.Name()))
+				}
+			}
+		}
+		for _, p := range paths {
+			b, err := readManifest(p, nil)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			out = append(out, injectInput{name: p, path: p, text: b})
+		}
+	}
+	return out, nil
+}
+
+// writeOutputs writes the results: the changed files in place, a diff of
+// each changed input, or every output on stdout, "---" between files.
+func writeOutputs(name string, inputs []injectInput, outputs [][]byte, inPlace, diff bool, stdout, stderr io.Writer) int {
+	for i, in := range inputs {
+		switch {
+		case inPlace:
+			if bytes.Equal(in.text, outputs[i]) {
+				continue
+			}
+			if err := rewriteManifest(in.path, outputs[i]); err != nil {
+				fmt.Fprintf(stderr, "kubexit: %s: %v\n", name, err)
+				return exitInternal
+			}
+			fmt.Fprintf(stderr, "kubexit: %s: rewrote %s\n", name, in.path)
+		case diff:
+			io.WriteString(stdout, unifiedDiff(in.name, string(in.text), string(outputs[i])))
+		default:
+			if i > 0 {
+				if prev := outputs[i-1]; len(prev) > 0 && !bytes.HasSuffix(prev, []byte("\n")) {
+					io.WriteString(stdout, "\n")
+				}
+				io.WriteString(stdout, "---\n")
+			}
+			stdout.Write(outputs[i])
+		}
+	}
+	return 0
+}
+
+// rewriteManifest writes data to path through a temporary file and a rename,
+// keeping path's mode: a failure leaves the old file whole.
+func rewriteManifest(path string, data []byte) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return unwrapPath(err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".kubexit-*")
+	if err != nil {
+		return unwrapPath(err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, unwrapPath(err))
+	}
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		tmp.Close()
+		return unwrapPath(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return unwrapPath(err)
+	}
+	return unwrapPath(os.Rename(tmp.Name(), path))
+}
+
+// unifiedDiff is the unified diff (3 lines of context) from a to b, "" if
+// they are the same.
+func unifiedDiff(name, a, b string) string {
+	if a == b {
+		return ""
+	}
+	x, y := strings.SplitAfter(a, "\n"), strings.SplitAfter(b, "\n")
+	// lcs[i][j]: the longest common subsequence of x[i:] and y[j:].
+	lcs := make([][]int, len(x)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(y)+1)
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		for j := len(y) - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type line struct {
+		op   byte
+		text string
+		i, j int // lines of a and b before this one
+	}
+	var script []line
+	i, j := 0, 0
+	for i < len(x) || j < len(y) {
+		switch {
+		case i < len(x) && j < len(y) && x[i] == y[j]:
+			script, i, j = append(script, line{' ', x[i], i, j}), i+1, j+1
+		case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
+			script, j = append(script, line{'+', y[j], i, j}), j+1
+		default:
+			script, i = append(script, line{'-', x[i], i, j}), i+1
+		}
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "--- %s\n+++ %s (%s)\n", name, name, "kubexit")
+	for k := 0; k < len(script); {
+		if script[k].op == ' ' {
+			k++
+			continue
+		}
+		start, end := max(0, k-3), k
+		for end < len(script) && (script[end].op != ' ' || slices.ContainsFunc(script[end:min(end+7, len(script))], func(l line) bool { return l.op != ' ' })) {
+			end++
+		}
+		end = min(len(script), end+3)
+		var na, nb int
+		for _, l := range script[start:end] {
+			if l.op != '+' {
+				na++
+			}
+			if l.op != '-' {
+				nb++
+			}
+		}
+		fmt.Fprintf(&out, "@@ -%d,%d +%d,%d @@\n", script[start].i+1, na, script[start].j+1, nb)
+		for _, l := range script[start:end] {
+			out.WriteString(string(l.op) + strings.TrimSuffix(l.text, "\n") + "\n")
+		}
+		k = end
+	}
+	return out.String()
+}

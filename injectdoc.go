@@ -1,0 +1,306 @@
+//go:build inject
+
+package main
+
+// --inject and --uninject over a stream of documents: each pod template
+// found (a Pod's, a workload's, a CronJob's, those of a List's items) is
+// wired as its settings say, re-wired when they or the version changed,
+// or unwired; every other document is written back byte for byte. With
+// --rbac, a Role and RoleBinding for the birth deps' reads of the pod go
+// before the workload (in a List, first among its items).
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// injector is one run: uninject or inject, and the settings of its flags.
+type injector struct {
+	uninject bool
+	settings []setting
+	named    map[string]bool // containers the flags name that a template has
+}
+
+// template is a pod template in a document.
+type template struct {
+	path  []any
+	kind  string
+	name  string
+	owner string // kind/name: what the RBAC objects are for
+}
+
+// findTemplates lists the pod templates of a document's data: its own, or
+// its items' if it is a List (a KRM ResourceList too).
+func findTemplates(v any) []template {
+	kind, _ := dataAt(v, "kind").(string)
+	if items, ok := dataAt(v, "items").([]any); ok && strings.HasSuffix(kind, "List") {
+		var out []template
+		for i, it := range items {
+			for _, t := range findTemplates(it) {
+				out = append(out, template{path: append([]any{"items", i}, t.path...), kind: t.kind, name: t.name, owner: t.owner})
+			}
+		}
+		return out
+	}
+	p, ok := podTemplatePaths[kind]
+	if !ok || dataAt(v, append(slices.Clone(p), "spec")...) == nil {
+		return nil
+	}
+	name, _ := dataAt(v, "metadata", "name").(string)
+	return []template{{path: p, kind: kind, name: name, owner: kind + "/" + name}}
+}
+
+// dataAt is the value at path in plain data, or nil.
+func dataAt(v any, path ...any) any {
+	for _, p := range path {
+		switch c := v.(type) {
+		case map[string]any:
+			k, _ := p.(string)
+			v = c[k]
+		case []any:
+			i, _ := p.(int)
+			if i < 0 || i >= len(c) {
+				return nil
+			}
+			v = c[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// action is what a run does to one template.
+type action struct {
+	t        template
+	settings []setting     // inject: what to wire
+	record   *injectRecord // what is wired now, if anything
+}
+
+// docResult is a document done: its text, and new documents to go
+// before it.
+type docResult struct {
+	text   []byte
+	before [][]byte
+	redo   map[string]bool // owners whose RBAC objects elsewhere are stale
+}
+
+// document wires (or unwires) the templates of one document. where names
+// it in problems.
+func (j *injector) document(text []byte, where string) (docResult, []string) {
+	res := docResult{text: text, redo: map[string]bool{}}
+	d, err := parseDoc(text)
+	if err != nil {
+		return res, []string{fmt.Sprintf("%s: not YAML: %v", where, cutError{err})}
+	}
+	v, _ := d.data()
+	var acts []action
+	var problems []string
+	for _, t := range findTemplates(v) {
+		a, probs := j.decide(v, t)
+		problems = append(problems, prefixAll(where+" ("+t.kind+" "+t.name+")", probs)...)
+		if a != nil {
+			acts = append(acts, *a)
+		}
+	}
+	if len(acts) == 0 || len(problems) > 0 {
+		return res, problems
+	}
+	// First out with the old wiring, then in with the new.
+	var edits []edit
+	for _, a := range acts {
+		if a.record != nil {
+			rs, _ := recordSettings(a.record)
+			ps, _ := resolveSettings(rs, templateContainers(d, a.t.path))
+			w, _ := planWiring(d, a.t.path, ps)
+			edits = append(edits, uninjectEdits(d, a.t.path, w, a.record)...)
+			res.redo[a.t.owner] = true
+		}
+	}
+	edits = append(edits, rbacItemEdits(d, v, res.redo)...)
+	if res.text, err = d.applyEdits(edits); err != nil {
+		return res, []string{fmt.Sprintf("%s: %v", where, err)}
+	}
+	if j.uninject {
+		return res, nil
+	}
+	return j.wire(res, acts, where)
+}
+
+// decide is what to do with template t of the document v: nil for nothing.
+func (j *injector) decide(v any, t template) (*action, []string) {
+	a := &action{t: t}
+	annotations := map[string]string{}
+	if m, ok := dataAt(v, append(slices.Clone(t.path), "metadata", "annotations")...).(map[string]any); ok {
+		for k, val := range m {
+			annotations[k], _ = val.(string)
+		}
+	}
+	if text, ok := annotations[injectRecordKey]; ok {
+		a.record = &injectRecord{}
+		if err := json.Unmarshal([]byte(text), a.record); err != nil {
+			return nil, []string{fmt.Sprintf("annotation %s is not what kubexit writes (%v); remove it and what it wired by hand", injectRecordKey, err)}
+		}
+	}
+	if j.uninject {
+		if a.record == nil {
+			return nil, nil
+		}
+		return a, nil
+	}
+	own, err := parseKeyedSettings(annotations, "kubexit.io/")
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	names := containerNames(v, t.path)
+	for _, s := range j.settings {
+		if s.container == "" || slices.Contains(names, s.container) {
+			own = append(own, s)
+			j.named[s.container] = true
+		}
+	}
+	if !slices.ContainsFunc(own, func(s setting) bool { return s.container != "" }) {
+		if a.record == nil {
+			return nil, nil
+		}
+		rs, err := recordSettings(a.record)
+		if err != nil {
+			return nil, []string{err.Error()}
+		}
+		own = append(rs, own...) // the recorded wiring, under this run's image and rbac
+	}
+	if a.record != nil && a.record.sameWiring(own) {
+		return nil, nil
+	}
+	a.settings = own
+	return a, nil
+}
+
+// containerNames are the names of a template's containers.
+func containerNames(v any, tpl []any) []string {
+	var out []string
+	for _, list := range []string{"initContainers", "containers"} {
+		items, _ := dataAt(v, append(slices.Clone(tpl), "spec", list)...).([]any)
+		for _, c := range items {
+			name, _ := dataAt(c, "name").(string)
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// wire injects the acts' settings into the document res holds (their old
+// wiring taken out), and checks the pods so wired as --lint does.
+func (j *injector) wire(res docResult, acts []action, where string) (docResult, []string) {
+	d, err := parseDoc(res.text)
+	if err != nil {
+		return res, []string{fmt.Sprintf("%s: %v", where, err)}
+	}
+	v, _ := d.data()
+	var edits, rbacItems []edit
+	var problems []string
+	var wired []template
+	for _, t := range findTemplates(v) {
+		i := slices.IndexFunc(acts, func(a action) bool { return a.t.owner == t.owner && len(a.t.path) == len(t.path) })
+		if i < 0 {
+			continue
+		}
+		what := where + " (" + t.kind + " " + t.name + ")"
+		ps, probs := resolveSettings(acts[i].settings, templateContainers(d, t.path))
+		if len(probs) > 0 {
+			problems = append(problems, prefixAll(what, probs)...)
+			continue
+		}
+		w, _ := planWiring(d, t.path, ps)
+		rec := &injectRecord{Version: versionString(), Flags: ps.flags}
+		es, err := injectEdits(d, t.path, w, rec)
+		if err != nil {
+			problems = append(problems, what+": "+err.Error())
+			continue
+		}
+		edits, wired = append(edits, es...), append(wired, t)
+		if docs, err := rbacObjects(v, t, ps); err != nil {
+			problems = append(problems, what+": "+err.Error())
+		} else if len(t.path) > 0 && t.path[0] == "items" {
+			rbacItems = append(rbacItems, edit{kind: prependItems, path: []any{"items"}, values: docs})
+		} else {
+			for _, doc := range docs {
+				res.before = append(res.before, renderDocument(d, doc.(omap)))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return res, problems
+	}
+	text, err := d.applyEdits(append(edits, rbacItems...))
+	if err != nil {
+		return res, []string{fmt.Sprintf("%s: %v", where, err)}
+	}
+	res.text = text
+	return res, lintWired(text, wired, where)
+}
+
+// lintWired checks the wired templates as --lint would: what inject
+// cannot know alone (a grace period too short, a hold cycle, a value the
+// runtime refuses) is refused here.
+func lintWired(text []byte, wired []template, where string) []string {
+	var v any
+	if err := yaml.Unmarshal(text, &v); err != nil {
+		return []string{where + ": " + err.Error()}
+	}
+	var problems []string
+	for _, t := range wired {
+		raw, _ := json.Marshal(dataAt(v, append(slices.Clone(t.path), "spec")...))
+		var spec lintPodSpec
+		if err := json.Unmarshal(raw, &spec); err != nil {
+			problems = append(problems, fmt.Sprintf("%s (%s %s): %v", where, t.kind, t.name, err))
+			continue
+		}
+		problems = append(problems, prefixAll(where+" ("+t.kind+" "+t.name+")", lintPod(spec))...)
+	}
+	return problems
+}
+
+func prefixAll(prefix string, problems []string) []string {
+	out := make([]string, len(problems))
+	for i, p := range problems {
+		out[i] = prefix + ": " + p
+	}
+	return out
+}
+
+// renderDocument is a new document's text, in d's line breaks and list
+// indentation.
+func renderDocument(d *yamlDoc, doc omap) []byte {
+	var b strings.Builder
+	for _, e := range doc {
+		d.renderKey(&b, e.k, e.v, 0)
+	}
+	return []byte(b.String())
+}
+
+// isRBACFor tells whether an object is one inject wrote for an owner in
+// owners.
+func isRBACFor(v any, owners map[string]bool) bool {
+	owner, _ := dataAt(v, "metadata", "annotations", rbacOwnerKey).(string)
+	return owner != "" && owners[owner]
+}
+
+// rbacItemEdits removes a List's items that inject wrote for owners.
+func rbacItemEdits(d *yamlDoc, v any, owners map[string]bool) []edit {
+	items, _ := dataAt(v, "items").([]any)
+	var ours []int
+	for i, it := range items {
+		if isRBACFor(it, owners) {
+			ours = append(ours, i)
+		}
+	}
+	if len(ours) == 0 || d.lookup([]any{"items"}) == nil {
+		return nil
+	}
+	return []edit{{kind: removeItems, path: []any{"items"}, indexes: ours}}
+}

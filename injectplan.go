@@ -1,0 +1,252 @@
+//go:build inject
+
+package main
+
+// What --inject wires into one pod template, as the edits of yamledit.go:
+// the two volumes (the binary, the graveyard), the init container that
+// installs kubexit, and in each wrapped container kubexit in front of its
+// command, its KUBEXIT_* variables and the two mounts; and the record of it
+// all in the template's annotation, from which --uninject takes exactly
+// that back out.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// The names and places of the wiring inject adds.
+const (
+	injectBinVolume       = "kubexit-bin"
+	injectGraveyardVolume = "kubexit-graveyard"
+	injectInstaller       = "kubexit-install"
+	injectBinDir          = "/kubexit-bin"
+	injectBinary          = injectBinDir + "/kubexit"
+	injectRecordKey       = "kubexit.io/injected"
+)
+
+// podTemplatePaths maps a kind to the path of its pod template (the
+// mapping that holds metadata and spec).
+var podTemplatePaths = map[string][]any{
+	"Pod":         {},
+	"Deployment":  {"spec", "template"},
+	"StatefulSet": {"spec", "template"},
+	"DaemonSet":   {"spec", "template"},
+	"ReplicaSet":  {"spec", "template"},
+	"Job":         {"spec", "template"},
+	"CronJob":     {"spec", "jobTemplate", "spec", "template"},
+}
+
+// contribution is a list (or, for the annotation, a mapping) inject puts
+// entries into: the mapping that holds it, its key, and the entries, each
+// known again by its name.
+type contribution struct {
+	under []any  // the holding mapping, from the document's top
+	rel   string // the list's path from the template, as the record says it
+	key   string
+	items []any // omap items, or strings for the command
+	names []string
+	isMap bool // the annotations: items are kv entries
+}
+
+// wiring is everything inject adds to a template.
+type wiring struct {
+	parts []contribution
+}
+
+// podContainer is a container of the template and where it is.
+type podContainer struct {
+	name    string
+	list    string // containers or initContainers
+	path    []any
+	command bool // has a non-empty command
+	sidecar bool // an init container with restartPolicy Always
+}
+
+// templateContainers lists the containers of the template at tpl.
+func templateContainers(d *yamlDoc, tpl []any) []podContainer {
+	var out []podContainer
+	for _, list := range []string{"initContainers", "containers"} {
+		lp := append(slices.Clone(tpl), "spec", list)
+		n := d.lookup(lp)
+		if n == nil || n.Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, c := range n.Content {
+			_, name := mappingEntry(c, "name")
+			_, cmd := mappingEntry(c, "command")
+			_, rp := mappingEntry(c, "restartPolicy")
+			pc := podContainer{list: list, path: append(slices.Clone(lp), i)}
+			if name != nil {
+				pc.name = name.Value
+			}
+			pc.command = cmd != nil && cmd.Kind == yaml.SequenceNode && len(cmd.Content) > 0
+			pc.sidecar = list == "initContainers" && rp != nil && rp.Value == "Always"
+			out = append(out, pc)
+		}
+	}
+	return out
+}
+
+// planWiring is the wiring of settings s into the template at tpl.
+func planWiring(d *yamlDoc, tpl []any, s *podSettings) (wiring, error) {
+	var w wiring
+	spec := append(slices.Clone(tpl), "spec")
+	w.parts = append(w.parts,
+		contribution{under: spec, rel: "spec", key: "volumes", names: []string{injectBinVolume, injectGraveyardVolume}, items: []any{
+			omap{{"name", injectBinVolume}, {"emptyDir", omap{}}},
+			omap{{"name", injectGraveyardVolume}, {"emptyDir", omap{{"medium", "Memory"}}}},
+		}},
+		contribution{under: spec, rel: "spec", key: "initContainers", names: []string{injectInstaller}, items: []any{omap{
+			{"name", injectInstaller},
+			{"image", s.image},
+			{"command", []any{"/kubexit", "--install", injectBinDir}},
+			{"volumeMounts", []any{
+				omap{{"name", injectBinVolume}, {"mountPath", injectBinDir}},
+				omap{{"name", injectGraveyardVolume}, {"mountPath", defaultGraveyard}},
+			}},
+		}}})
+	for _, c := range templateContainers(d, tpl) {
+		env, ok := s.env[c.name]
+		if !ok {
+			continue
+		}
+		rel := "spec." + c.list + "." + c.name
+		cmd := contribution{under: c.path, rel: rel, key: "command", items: []any{injectBinary}, names: []string{injectBinary}}
+		if !c.command {
+			cmd.items = append(cmd.items, anySlice(s.entrypoints[c.name])...)
+		}
+		var envItems []any
+		var envNames []string
+		for _, e := range env {
+			item := omap{{"name", e.k}, {"value", e.v}}
+			if field, ok := downwardFields[e.k]; ok {
+				item = omap{{"name", e.k}, {"valueFrom", omap{{"fieldRef", omap{{"fieldPath", field}}}}}}
+			}
+			envItems, envNames = append(envItems, item), append(envNames, e.k)
+		}
+		graveyard := defaultGraveyard
+		if v, ok := lookupKV(env, "KUBEXIT_GRAVEYARD"); ok {
+			graveyard = v.(string)
+		}
+		w.parts = append(w.parts, cmd,
+			contribution{under: c.path, rel: rel, key: "env", items: envItems, names: envNames},
+			contribution{under: c.path, rel: rel, key: "volumeMounts", names: []string{injectBinVolume, injectGraveyardVolume}, items: []any{
+				omap{{"name", injectBinVolume}, {"mountPath", injectBinDir}, {"readOnly", true}},
+				omap{{"name", injectGraveyardVolume}, {"mountPath", graveyard}},
+			}})
+	}
+	return w, nil
+}
+
+// downwardFields are the variables inject sets from the downward API.
+var downwardFields = map[string]string{"KUBEXIT_POD_NAME": "metadata.name", "KUBEXIT_NAMESPACE": "metadata.namespace"}
+
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+func lookupKV(m omap, k string) (any, bool) {
+	for _, e := range m {
+		if e.k == k {
+			return e.v, true
+		}
+	}
+	return nil, false
+}
+
+// injectEdits are the edits that put the wiring w, and the record rec, into
+// the template at tpl; and the record's list of what they add whole.
+func injectEdits(d *yamlDoc, tpl []any, w wiring, rec *injectRecord) ([]edit, error) {
+	var edits []edit
+	for _, c := range w.parts {
+		n := d.lookup(append(slices.Clone(c.under), c.key))
+		switch {
+		case n == nil:
+			edits = append(edits, edit{kind: addKey, path: c.under, key: c.key, values: []any{c.items}})
+			rec.Added = append(rec.Added, c.rel+"."+c.key)
+		case n.Kind != yaml.SequenceNode:
+			return nil, fmt.Errorf("%s is not a list", pathString(append(slices.Clone(c.under), c.key)))
+		default:
+			if err := checkNoClash(n, c); err != nil {
+				return nil, err
+			}
+			edits = append(edits, edit{kind: prependItems, path: append(slices.Clone(c.under), c.key), values: c.items})
+		}
+	}
+	return append(edits, recordEdit(d, tpl, rec)), nil
+}
+
+// recordEdit puts the record into the template's annotations, adding the
+// annotations, or the metadata, where there are none.
+func recordEdit(d *yamlDoc, tpl []any, rec *injectRecord) edit {
+	meta := append(slices.Clone(tpl), "metadata")
+	switch {
+	case d.lookup(meta) == nil:
+		rec.Added = append(rec.Added, "metadata")
+		return edit{kind: addKey, path: tpl, key: "metadata", values: []any{omap{{"annotations", omap{{injectRecordKey, rec.text()}}}}}}
+	case d.lookup(append(slices.Clone(meta), "annotations")) == nil:
+		rec.Added = append(rec.Added, "metadata.annotations")
+		return edit{kind: addKey, path: meta, key: "annotations", values: []any{omap{{injectRecordKey, rec.text()}}}}
+	}
+	return edit{kind: addKey, path: append(meta, "annotations"), key: injectRecordKey, values: []any{rec.text()}}
+}
+
+// checkNoClash refuses to add an entry whose name the list has already:
+// a hand-wired kubexit, or a name taken.
+func checkNoClash(list *yaml.Node, c contribution) error {
+	for _, it := range list.Content {
+		name := it.Value
+		if _, v := mappingEntry(it, "name"); v != nil {
+			name = v.Value
+		}
+		if slices.Contains(c.names, name) || (c.key == "command" && strings.HasSuffix(name, "/kubexit")) {
+			return fmt.Errorf("%s has %s already: kubexit is wired by hand here, or the name is taken; take it out (or run --uninject if an older inject wrote it) and inject again", c.rel+"."+c.key, name)
+		}
+	}
+	return nil
+}
+
+// uninjectEdits are the edits that take the wiring w and the record (which
+// says which lists and mappings inject added whole) out of the template.
+func uninjectEdits(d *yamlDoc, tpl []any, w wiring, rec *injectRecord) []edit {
+	var edits []edit
+	meta := append(slices.Clone(tpl), "metadata")
+	w.parts = append(w.parts, contribution{under: meta, rel: "metadata", key: "annotations", names: []string{injectRecordKey}, isMap: true})
+	for _, c := range w.parts {
+		path := append(slices.Clone(c.under), c.key)
+		n := d.lookup(path)
+		if n == nil {
+			continue
+		}
+		var ours []int
+		for i, e := range entries(n) {
+			name := e.first.Value
+			if _, v := mappingEntry(e.first, "name"); v != nil {
+				name = v.Value
+			}
+			if slices.Contains(c.names, name) && (c.key != "command" || i == 0) {
+				ours = append(ours, i)
+			}
+		}
+		added := slices.Contains(rec.Added, c.rel+"."+c.key) || (c.isMap && slices.Contains(rec.Added, "metadata"))
+		whole := added && (len(ours) == len(entries(n)) || c.key == "command")
+		switch {
+		case whole && c.isMap && slices.Contains(rec.Added, "metadata") && len(entries(d.lookup(meta))) == 1:
+			edits = append(edits, edit{kind: removeKey, path: tpl, key: "metadata"})
+		case whole:
+			edits = append(edits, edit{kind: removeKey, path: c.under, key: c.key})
+		case c.isMap && len(ours) == 1:
+			edits = append(edits, edit{kind: removeKey, path: path, key: injectRecordKey})
+		case len(ours) > 0 && !c.isMap:
+			edits = append(edits, edit{kind: removeItems, path: path, indexes: ours})
+		}
+	}
+	return edits
+}

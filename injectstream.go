@@ -1,0 +1,141 @@
+//go:build inject
+
+package main
+
+// A file's stream of documents for --inject and --uninject: split at the
+// "---" lines, each document done alone, the RBAC documents inject writes
+// (before their workload) taken out again when it is re-wired or unwired.
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"slices"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// rbacOwnerKey annotates the Role and RoleBinding inject writes with the
+// workload they are for (Kind/name).
+const rbacOwnerKey = "kubexit.io/injected-for"
+
+// streamDoc is one document of a stream: its "---" line (if any), the rest.
+type streamDoc struct{ sep, body []byte }
+
+// separatorLine is a line that starts a document, with its line break.
+var separatorLine = regexp.MustCompile(`(?m)^---[ \t]*(#.*)?(\r?\n|$)`)
+
+// stream does one file's text; name says where in problems. A KRM
+// ResourceList takes its settings from its functionConfig.
+func (j *injector) stream(name string, text []byte) ([]byte, []string) {
+	docs := splitDocs(text)
+	var problems []string
+	results := make([]docResult, len(docs))
+	redo := map[string]bool{}
+	for i, d := range docs {
+		where := fmt.Sprintf("%s: document %d", name, i+1)
+		if len(docs) == 1 {
+			where = name
+		}
+		res, probs := j.document(d.body, where)
+		problems = append(problems, probs...)
+		results[i] = res
+		for o := range res.redo {
+			redo[o] = true
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	var out bytes.Buffer
+	skipSep := false
+	for i, d := range docs {
+		var v any
+		if yaml.Unmarshal(d.body, &v) == nil && isRBACFor(v, redo) {
+			if !skipSep || i+1 == len(docs) {
+				out.Write(d.sep)
+			}
+			skipSep = true // a written RBAC document and the "---" after it go together
+			continue
+		}
+		if !skipSep {
+			out.Write(d.sep)
+		}
+		skipSep = false
+		for _, b := range results[i].before {
+			out.Write(b)
+			out.WriteString("---" + newlineOf(b))
+		}
+		out.Write(results[i].text)
+	}
+	return out.Bytes(), nil
+}
+
+// splitDocs splits a stream at its "---" lines: each document's own line
+// (none for a first document without one), and its text.
+func splitDocs(text []byte) []streamDoc {
+	locs := separatorLine.FindAllIndex(text, -1)
+	var docs []streamDoc
+	if len(locs) == 0 || locs[0][0] > 0 {
+		end := len(text)
+		if len(locs) > 0 {
+			end = locs[0][0]
+		}
+		docs = append(docs, streamDoc{body: text[:end]})
+	}
+	for i, loc := range locs {
+		end := len(text)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		docs = append(docs, streamDoc{sep: text[loc[0]:loc[1]], body: text[loc[1]:end]})
+	}
+	return docs
+}
+
+func newlineOf(b []byte) string {
+	if bytes.Contains(b, []byte("\r\n")) {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// rbacObjects are the Role and RoleBinding that let the template's pods
+// read themselves (get, on pods: the birth deps' readiness), when asked
+// for (--rbac) and needed (a birth dep).
+func rbacObjects(v any, t template, ps *podSettings) ([]any, error) {
+	if !ps.rbac || !slices.ContainsFunc(mapValues(ps.env), func(env omap) bool { _, ok := lookupKV(env, "KUBEXIT_POD_NAME"); return ok }) {
+		return nil, nil
+	}
+	obj := dataAt(v, t.path[:len(t.path)-len(podTemplatePaths[t.kind])]...) // the workload
+	if t.name == "" {
+		return nil, fmt.Errorf("--rbac: the %s has no metadata.name to name its Role after", t.kind)
+	}
+	meta := omap{{"name", t.name + "-kubexit"}}
+	if ns, _ := dataAt(obj, "metadata", "namespace").(string); ns != "" {
+		meta = append(meta, kv{"namespace", ns})
+	}
+	meta = append(meta, kv{"annotations", omap{{rbacOwnerKey, t.owner}}})
+	rule := omap{{"apiGroups", []any{""}}, {"resources", []any{"pods"}}, {"verbs", []any{"get"}}}
+	if t.kind == "Pod" {
+		rule = append(rule, kv{"resourceNames", []any{t.name}})
+	}
+	account, _ := dataAt(v, append(slices.Clone(t.path), "spec", "serviceAccountName")...).(string)
+	if account == "" {
+		account = "default"
+	}
+	return []any{
+		omap{{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "Role"}, {"metadata", meta}, {"rules", []any{rule}}},
+		omap{{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "RoleBinding"}, {"metadata", meta},
+			{"roleRef", omap{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", t.name + "-kubexit"}}},
+			{"subjects", []any{omap{{"kind", "ServiceAccount"}, {"name", account}}}}},
+	}, nil
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	var out []V
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
