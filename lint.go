@@ -155,7 +155,7 @@ func lintPod(spec lintPodSpec) []string {
 		grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
 	}
 	var problems []string
-	holds := map[string][]string{}
+	holds, births := map[string][]string{}, map[string][]string{}
 	for _, c := range all {
 		if !c.wrapped() {
 			continue
@@ -174,10 +174,13 @@ func lintPod(spec lintPodSpec) []string {
 		if need := shutdownNeed(cfg, c.getenv); need > 0 && need >= grace {
 			say("terminationGracePeriodSeconds is %d, no longer than the stop signal may be held (%v: KUBEXIT_SHUTDOWN_TIMEOUT, and KUBEXIT_GRACE_PERIOD where set): the kubelet's KILL would come before the child had its time to stop; raise it above %d or shorten those", int64(grace/time.Second), need, int64((need+time.Second-1)/time.Second))
 		}
-		holds[cfg.Name] = cfg.ShutdownAfter
+		holds[cfg.Name], births[c.Name] = cfg.ShutdownAfter, cfg.BirthDeps
 	}
-	if cycle := findHoldCycle(holds); cycle != nil {
+	if cycle := findCycle(holds); cycle != nil {
 		problems = append(problems, "KUBEXIT_SHUTDOWN_AFTER holds form a cycle, "+strings.Join(cycle, " -> ")+": each would wait for the next to be gone until KUBEXIT_SHUTDOWN_TIMEOUT; drop one of them")
+	}
+	if cycle := findCycle(births); cycle != nil {
+		problems = append(problems, "KUBEXIT_BIRTH_DEPS form a cycle, "+strings.Join(cycle, " -> ")+": each waits for the next to be Ready, which none becomes where a readiness probe checks its child, until KUBEXIT_BIRTH_TIMEOUT fails them all; drop one of them")
 	}
 	return problems
 }
@@ -236,9 +239,9 @@ func mountedAt(c lintContainer, dir string) bool {
 	return false
 }
 
-// findHoldCycle returns a cycle in the holds (each name's
-// KUBEXIT_SHUTDOWN_AFTER), from a name back to it, or nil.
-func findHoldCycle(holds map[string][]string) []string {
+// findCycle returns a cycle in the graph of each name's deps
+// (KUBEXIT_SHUTDOWN_AFTER holds, birth deps), from a name back to it, or nil.
+func findCycle(holds map[string][]string) []string {
 	names := make([]string, 0, len(holds))
 	for n := range holds {
 		names = append(names, n)

@@ -58,21 +58,7 @@ func TestLintMangledManifests(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 200 {
-			m := slices.Clone(data)
-			for range 1 + r.IntN(4) {
-				i, j := r.IntN(len(m)), r.IntN(len(m))
-				switch r.IntN(3) {
-				case 0:
-					m = append(m[:min(i, j)], m[max(i, j):]...)
-				case 1:
-					m = slices.Insert(m, i, m[min(i, j):min(max(i, j), min(i, j)+64)]...)
-				default:
-					m[i], m[j] = m[j], m[i]
-				}
-				if len(m) == 0 {
-					m = []byte("x")
-				}
-			}
+			m := mangle(r, data)
 			problems, _ := lintManifest(m)
 			for _, p := range problems {
 				if !strings.HasPrefix(p, "document ") {
@@ -81,4 +67,25 @@ func TestLintMangledManifests(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mangle is data with one to four random changes: a range cut, a range
+// repeated, two bytes swapped.
+func mangle(r *rand.Rand, data []byte) []byte {
+	m := slices.Clone(data)
+	for range 1 + r.IntN(4) {
+		i, j := r.IntN(len(m)), r.IntN(len(m))
+		switch r.IntN(3) {
+		case 0:
+			m = append(m[:min(i, j)], m[max(i, j):]...)
+		case 1:
+			m = slices.Insert(m, i, m[min(i, j):min(max(i, j), min(i, j)+64)]...)
+		default:
+			m[i], m[j] = m[j], m[i]
+		}
+		if len(m) == 0 {
+			m = []byte("x")
+		}
+	}
+	return m
 }

@@ -296,6 +296,10 @@ func (d *yamlDoc) check(edited []byte, edits []edit) error {
 	if err != nil {
 		return err
 	}
+	// Deeper edits first: a list's prepended items would shift the indexes
+	// of the paths that go through it.
+	edits = slices.Clone(edits)
+	slices.SortStableFunc(edits, func(a, b edit) int { return len(b.path) - len(a.path) })
 	for _, e := range edits {
 		if want, err = applyData(want, e.path, e); err != nil {
 			return err

@@ -8,6 +8,7 @@ package main
 // their own when the collection has one entry a line.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -47,12 +48,12 @@ func (d *yamlDoc) spliceFor(e edit) ([]splice, error) {
 	switch e.kind {
 	case prependItems:
 		if flow {
-			return d.flowPrepend(n, mapSlice(e.values, flowText))
+			return d.flowPrepend(n, mapSlice(e.values, d.flowText))
 		}
 		return d.blockPrepend(n, e.values)
 	case addKey:
 		if flow {
-			return d.flowPrepend(n, []string{flowText(e.key) + ": " + flowText(e.values[0])})
+			return d.flowPrepend(n, []string{d.flowText(e.key) + ": " + d.flowText(e.values[0])})
 		}
 		return d.blockAddKey(n, e.key, e.values[0])
 	case removeItems:
@@ -190,6 +191,26 @@ type omap []kv
 type kv struct {
 	k string
 	v any
+}
+
+// flowText renders a value in flow style: as JSON in a JSON document, and
+// with plain strings where YAML allows them in a YAML one.
+func (d *yamlDoc) flowText(v any) string {
+	if s, ok := v.(string); ok && !d.json() && scalarText(s) == s && !strings.ContainsAny(s, ",[]{}#") {
+		return s
+	}
+	switch v := v.(type) {
+	case omap:
+		return "{" + strings.Join(mapSlice(v, func(e kv) string { return d.flowText(e.k) + ": " + d.flowText(e.v) }), ", ") + "}"
+	case []any:
+		return "[" + strings.Join(mapSlice(v, d.flowText), ", ") + "]"
+	}
+	return flowText(v)
+}
+
+// json tells whether the document is JSON: a flow mapping at the top.
+func (d *yamlDoc) json() bool {
+	return d.root != nil && d.root.Style&yaml.FlowStyle != 0 && bytes.HasPrefix(bytes.TrimSpace(d.text), []byte("{"))
 }
 
 // flowText renders a value of strings, bools, ints, omaps and lists as JSON,
