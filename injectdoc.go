@@ -114,7 +114,10 @@ func (j *injector) document(text []byte, where string) (docResult, []string) {
 	var edits []edit
 	for _, a := range acts {
 		if a.record != nil {
-			rs, _ := recordSettings(a.record)
+			rs, err := recordSettings(a.record)
+			if err != nil {
+				return res, []string{fmt.Sprintf("%s (%s %s): %v: take it out with the kubexit that wrote it (version %s)", where, a.t.kind, a.t.name, err, a.record.Version)}
+			}
 			ps, _ := resolveSettings(rs, templateContainers(d, a.t.path))
 			w, _ := planWiring(d, a.t.path, ps)
 			edits = append(edits, uninjectEdits(d, a.t.path, w, a.record)...)

@@ -11,8 +11,8 @@ package main
 
 import (
 	"fmt"
+	"path"
 	"slices"
-	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -201,12 +201,12 @@ func recordEdit(d *yamlDoc, tpl []any, rec *injectRecord) edit {
 // checkNoClash refuses to add an entry whose name the list has already:
 // a hand-wired kubexit, or a name taken.
 func checkNoClash(list *yaml.Node, c contribution) error {
-	for _, it := range list.Content {
+	for i, it := range list.Content {
 		name := it.Value
 		if _, v := mappingEntry(it, "name"); v != nil {
 			name = v.Value
 		}
-		if slices.Contains(c.names, name) || (c.key == "command" && strings.HasSuffix(name, "/kubexit")) {
+		if slices.Contains(c.names, name) || (c.key == "command" && i == 0 && path.Base(name) == "kubexit") {
 			return fmt.Errorf("%s has %s already: kubexit is wired by hand here, or the name is taken; take it out (or run --uninject if an older inject wrote it) and inject again", c.rel+"."+c.key, name)
 		}
 	}
