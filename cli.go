@@ -7,7 +7,6 @@ package main
 // KUBEXIT_* variables it reads with the supervisor's parsers (config.go).
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -224,29 +223,6 @@ func lintCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitInternal
 	}
 	return 0
-}
-
-// maxManifestSize bounds what --lint reads of one file.
-const maxManifestSize = 16 << 20
-
-// readManifest reads a manifest file, or stdin for "-".
-func readManifest(name string, stdin io.Reader) ([]byte, error) {
-	r := stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, unwrapPath(err)
-		}
-		defer f.Close()
-		r = f
-	}
-	var b bytes.Buffer
-	if n, err := io.Copy(&b, io.LimitReader(r, maxManifestSize+1)); err != nil {
-		return nil, err
-	} else if n > maxManifestSize {
-		return nil, errors.New("larger than 16 MB")
-	}
-	return b.Bytes(), nil
 }
 
 // statusRestarts is what --status knows of restarts: KUBEXIT_RESTART_CODES

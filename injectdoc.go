@@ -25,55 +25,6 @@ type injector struct {
 	named    map[string]bool // containers the flags name that a template has
 }
 
-// template is a pod template in a document.
-type template struct {
-	path  []any
-	kind  string
-	name  string
-	owner string // kind/name: what the RBAC objects are for
-}
-
-// findTemplates lists the pod templates of a document's data: its own, or
-// its items' if it is a List (a KRM ResourceList too).
-func findTemplates(v any) []template {
-	kind, _ := dataAt(v, "kind").(string)
-	if items, ok := dataAt(v, "items").([]any); ok && strings.HasSuffix(kind, "List") {
-		var out []template
-		for i, it := range items {
-			for _, t := range findTemplates(it) {
-				out = append(out, template{path: append([]any{"items", i}, t.path...), kind: t.kind, name: t.name, owner: t.owner})
-			}
-		}
-		return out
-	}
-	p, ok := podTemplatePaths[kind]
-	if !ok || dataAt(v, append(slices.Clone(p), "spec")...) == nil {
-		return nil
-	}
-	name, _ := dataAt(v, "metadata", "name").(string)
-	return []template{{path: p, kind: kind, name: name, owner: kind + "/" + name}}
-}
-
-// dataAt is the value at path in plain data, or nil.
-func dataAt(v any, path ...any) any {
-	for _, p := range path {
-		switch c := v.(type) {
-		case map[string]any:
-			k, _ := p.(string)
-			v = c[k]
-		case []any:
-			i, _ := p.(int)
-			if i < 0 || i >= len(c) {
-				return nil
-			}
-			v = c[i]
-		default:
-			return nil
-		}
-	}
-	return v
-}
-
 // action is what a run does to one template.
 type action struct {
 	t        template
@@ -284,26 +235,4 @@ func renderDocument(d *yamlDoc, doc omap) []byte {
 		d.renderKey(&b, e.k, e.v, 0)
 	}
 	return []byte(b.String())
-}
-
-// isRBACFor tells whether an object is one inject wrote for an owner in
-// owners.
-func isRBACFor(v any, owners map[string]bool) bool {
-	owner, _ := dataAt(v, "metadata", "annotations", rbacOwnerKey).(string)
-	return owner != "" && owners[owner]
-}
-
-// rbacItemEdits removes a List's items that inject wrote for owners.
-func rbacItemEdits(d *yamlDoc, v any, owners map[string]bool) []edit {
-	items, _ := dataAt(v, "items").([]any)
-	var ours []int
-	for i, it := range items {
-		if isRBACFor(it, owners) {
-			ours = append(ours, i)
-		}
-	}
-	if len(ours) == 0 || d.lookup([]any{"items"}) == nil {
-		return nil
-	}
-	return []edit{{kind: removeItems, path: []any{"items"}, indexes: ours}}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -54,15 +55,6 @@ type contribution struct {
 // wiring is everything inject adds to a template.
 type wiring struct {
 	parts []contribution
-}
-
-// podContainer is a container of the template and where it is.
-type podContainer struct {
-	name    string
-	list    string // containers or initContainers
-	path    []any
-	command bool // has a non-empty command
-	sidecar bool // an init container with restartPolicy Always
 }
 
 // templateContainers lists the containers of the template at tpl.
@@ -140,9 +132,6 @@ func planWiring(d *yamlDoc, tpl []any, s *podSettings) (wiring, error) {
 	}
 	return w, nil
 }
-
-// downwardFields are the variables inject sets from the downward API.
-var downwardFields = map[string]string{"KUBEXIT_POD_NAME": "metadata.name", "KUBEXIT_NAMESPACE": "metadata.namespace"}
 
 func anySlice(s []string) []any {
 	out := make([]any, len(s))
@@ -249,4 +238,53 @@ func uninjectEdits(d *yamlDoc, tpl []any, w wiring, rec *injectRecord) []edit {
 		}
 	}
 	return edits
+}
+
+// template is a pod template in a document.
+type template struct {
+	path  []any
+	kind  string
+	name  string
+	owner string // kind/name: what the RBAC objects are for
+}
+
+// findTemplates lists the pod templates of a document's data: its own, or
+// its items' if it is a List (a KRM ResourceList too).
+func findTemplates(v any) []template {
+	kind, _ := dataAt(v, "kind").(string)
+	if items, ok := dataAt(v, "items").([]any); ok && strings.HasSuffix(kind, "List") {
+		var out []template
+		for i, it := range items {
+			for _, t := range findTemplates(it) {
+				out = append(out, template{path: append([]any{"items", i}, t.path...), kind: t.kind, name: t.name, owner: t.owner})
+			}
+		}
+		return out
+	}
+	p, ok := podTemplatePaths[kind]
+	if !ok || dataAt(v, append(slices.Clone(p), "spec")...) == nil {
+		return nil
+	}
+	name, _ := dataAt(v, "metadata", "name").(string)
+	return []template{{path: p, kind: kind, name: name, owner: kind + "/" + name}}
+}
+
+// dataAt is the value at path in plain data, or nil.
+func dataAt(v any, path ...any) any {
+	for _, p := range path {
+		switch c := v.(type) {
+		case map[string]any:
+			k, _ := p.(string)
+			v = c[k]
+		case []any:
+			i, _ := p.(int)
+			if i < 0 || i >= len(c) {
+				return nil
+			}
+			v = c[i]
+		default:
+			return nil
+		}
+	}
+	return v
 }

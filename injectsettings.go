@@ -300,3 +300,15 @@ func recordSettings(r *injectRecord) ([]setting, error) {
 	}
 	return out, nil
 }
+
+// podContainer is a container of the template and where it is.
+type podContainer struct {
+	name    string
+	list    string // containers or initContainers
+	path    []any
+	command bool // has a non-empty command
+	sidecar bool // an init container with restartPolicy Always
+}
+
+// downwardFields are the variables inject sets from the downward API.
+var downwardFields = map[string]string{"KUBEXIT_POD_NAME": "metadata.name", "KUBEXIT_NAMESPACE": "metadata.namespace"}

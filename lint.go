@@ -8,7 +8,11 @@ package main
 // KUBEXIT_* value the runtime would refuse (the same parsers).
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -272,4 +276,27 @@ func findCycle(holds map[string][]string) []string {
 		}
 	}
 	return nil
+}
+
+// maxManifestSize bounds what --lint reads of one file.
+const maxManifestSize = 16 << 20
+
+// readManifest reads a manifest file, or stdin for "-".
+func readManifest(name string, stdin io.Reader) ([]byte, error) {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, unwrapPath(err)
+		}
+		defer f.Close()
+		r = f
+	}
+	var b bytes.Buffer
+	if n, err := io.Copy(&b, io.LimitReader(r, maxManifestSize+1)); err != nil {
+		return nil, err
+	} else if n > maxManifestSize {
+		return nil, errors.New("larger than 16 MB")
+	}
+	return b.Bytes(), nil
 }

@@ -316,3 +316,9 @@ func (d *yamlDoc) seqIndent() int {
 	}
 	return 0
 }
+
+// splice replaces text[at:end] with text.
+type splice struct {
+	at, end int
+	text    string
+}
