@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -78,6 +79,10 @@ func connectNode() (*nodeBed, error) {
 			nb.images[from] = to
 		}
 	}
+	// The node's own images stand for themselves (inject's --image names one).
+	for _, to := range slices.Collect(maps.Values(nb.images)) {
+		nb.images[to] = to
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := b.admin.Get().AbsPath("/api/v1/nodes/localhost").DoRaw(ctx); err != nil {
@@ -122,8 +127,13 @@ func newNodeNS(t *testing.T, b *nodeBed) *nodeNS {
 // adapted to the bed (adapt) and then by edit, if not nil.
 func runExample(t *testing.T, b *nodeBed, file string, edit func(objs []obj)) *nodeNS {
 	t.Helper()
+	return runObjects(t, b, loadExample(t, file), edit)
+}
+
+// runObjects is runExample for objects read elsewhere.
+func runObjects(t *testing.T, b *nodeBed, objs []obj, edit func(objs []obj)) *nodeNS {
+	t.Helper()
 	n := newNodeNS(t, b)
-	objs := loadExample(t, file)
 	n.adapt(t, objs)
 	if edit != nil {
 		edit(objs)
@@ -139,6 +149,13 @@ func loadExample(t *testing.T, file string) []obj {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseObjects(t, file, data)
+}
+
+// parseObjects reads a manifest's text (named file in messages): one
+// object per YAML document.
+func parseObjects(t *testing.T, file string, data []byte) []obj {
+	t.Helper()
 	var objs []obj
 	for _, doc := range regexp.MustCompile(`(?m)^---[ \t]*$`).Split(string(data), -1) {
 		j, err := yaml.YAMLToJSON([]byte(doc))
@@ -191,7 +208,9 @@ func (n *nodeNS) adapt(t *testing.T, objs []obj) {
 		o["metadata"].(obj)["namespace"] = n.ns
 		if o["kind"] == "RoleBinding" {
 			for _, s := range o["subjects"].([]any) {
-				s.(obj)["namespace"] = n.ns
+				if _, ok := s.(obj)["namespace"]; ok { // none: the binding's own (inject writes none)
+					s.(obj)["namespace"] = n.ns
+				}
 			}
 		}
 		spec := podSpecOf(o)
@@ -202,7 +221,7 @@ func (n *nodeNS) adapt(t *testing.T, objs []obj) {
 		spec["hostNetwork"] = true
 		found := false
 		for _, v := range spec["volumes"].([]any) {
-			if v := v.(obj); v["name"] == "graveyard" {
+			if v := v.(obj); v["name"] == "graveyard" || v["name"] == "kubexit-graveyard" { // kubexit-graveyard: inject's
 				delete(v, "emptyDir")
 				v["hostPath"] = obj{"path": n.graveyard, "type": "Directory"}
 				found = true
@@ -585,7 +604,13 @@ func (n *nodeNS) expectAppProxySucceeded(t *testing.T, pod string) (app, proxy n
 // of its own pod with a Role pinned to the pod's name); when the app exits,
 // the proxy is terminated (death dep) and exits 0, and the pod Succeeds.
 func TestNodeAppProxyPod(t *testing.T) {
-	n := runExample(t, needNode(t), "app-proxy-pod.yaml", nil)
+	runExample(t, needNode(t), "app-proxy-pod.yaml", nil).expectAppProxyPod(t)
+}
+
+// expectAppProxyPod checks example (a)'s end: expectAppProxySucceeded, the
+// birth wait and the proxy's death right after the app's.
+func (n *nodeNS) expectAppProxyPod(t *testing.T) {
+	t.Helper()
 	app, proxy, appTS, proxyTS := n.expectAppProxySucceeded(t, "web")
 
 	// Birth dep: the proxy makes itself ready 3 s after it starts; the app's
@@ -650,23 +675,31 @@ func TestNodeJobSidecar(t *testing.T) {
 				setEnv(t, objs, "shipper", "KUBEXIT_EXIT_ZERO_ON_DEATH_DEPS", "")
 			}
 		})
-		cond, j, p := n.waitJobDone(t, "report")
-
-		main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
-		var shipper nodeTerm
-		msg := "child terminated because death dep main died; it exited 143 (SIGTERM)"
-		if exitZero {
-			expectJobSucceeded(t, cond, j, p)
-			shipper = expectTerm(t, p, "shipper", 0, "Completed", "kubexit: exit 0: "+msg)
-		} else {
-			if cond != "Failed" || j.Status.Failed != 1 || p.Status.Phase != "Failed" {
-				t.Errorf("job %s (failed %d), pod %s; want Failed, 1, Failed", cond, j.Status.Failed, p.Status.Phase)
-			}
-			shipper = expectTerm(t, p, "shipper", 143, "Error", "kubexit: exit 143: "+msg)
-		}
-		t.Logf("job %s, pod %s", cond, p.Status.Phase)
-		n.expectStoppedAfterMain(t, main, shipper, "shipper")
+		n.expectJobSidecar(t, exitZero)
 	})
+}
+
+// expectJobSidecar checks example (b)'s end: the Job Complete and the
+// shipper exiting 0 (exitZero), or the Job Failed and the shipper exiting
+// 143; either way the shipper stopped right after main.
+func (n *nodeNS) expectJobSidecar(t *testing.T, exitZero bool) {
+	t.Helper()
+	cond, j, p := n.waitJobDone(t, "report")
+
+	main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
+	var shipper nodeTerm
+	msg := "child terminated because death dep main died; it exited 143 (SIGTERM)"
+	if exitZero {
+		expectJobSucceeded(t, cond, j, p)
+		shipper = expectTerm(t, p, "shipper", 0, "Completed", "kubexit: exit 0: "+msg)
+	} else {
+		if cond != "Failed" || j.Status.Failed != 1 || p.Status.Phase != "Failed" {
+			t.Errorf("job %s (failed %d), pod %s; want Failed, 1, Failed", cond, j.Status.Failed, p.Status.Phase)
+		}
+		shipper = expectTerm(t, p, "shipper", 143, "Error", "kubexit: exit 143: "+msg)
+	}
+	t.Logf("job %s, pod %s", cond, p.Status.Phase)
+	n.expectStoppedAfterMain(t, main, shipper, "shipper")
 }
 
 // Example (c): an init container copies /kubexit from kubexit's busybox
@@ -686,7 +719,14 @@ func TestNodeInitCopyJob(t *testing.T) {
 // child until the sidecar is Ready. After main, the kubelet stops the sidecar
 // and the Job is Complete.
 func TestNodeNativeSidecarJob(t *testing.T) {
-	n := runExample(t, needNode(t), "native-sidecar-job.yaml", nil)
+	runExample(t, needNode(t), "native-sidecar-job.yaml", nil).expectNativeSidecarJob(t)
+}
+
+// expectNativeSidecarJob checks example (d)'s end: the Job Complete, main
+// born only once db-proxy was Ready, db-proxy stopped by the kubelet after
+// main (TERM, forwarded: 143).
+func (n *nodeNS) expectNativeSidecarJob(t *testing.T) {
+	t.Helper()
 	cond, j, p := n.waitJobDone(t, "migrate")
 	expectJobSucceeded(t, cond, j, p)
 	main := expectTerm(t, p, "main", 0, "Completed", "kubexit: exit 0: child exited 0")
