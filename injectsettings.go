@@ -44,6 +44,8 @@ func (s setting) String() string {
 	switch {
 	case s.flag == "rbac":
 		return "--rbac"
+	case s.flag == "wrap":
+		return "--wrap=" + s.container
 	case s.container == "":
 		return "--" + s.flag + "=" + s.value
 	}
@@ -56,8 +58,13 @@ var podFlags = []string{"image", "rbac"}
 // parseSetting reads a per-container value NAME=VALUE of flag.
 func parseSetting(flag, arg string) (setting, error) {
 	name, value, ok := strings.Cut(arg, "=")
-	if slices.Contains(podFlags, flag) {
+	switch {
+	case slices.Contains(podFlags, flag):
 		return setting{flag: flag, value: arg}, nil
+	case flag == "wrap" && arg != "" && !ok:
+		return setting{flag: flag, container: arg}, nil
+	case flag == "wrap":
+		return setting{}, fmt.Errorf("--wrap %s: want CONTAINER", quoteArg(arg))
 	}
 	if !ok || name == "" {
 		return setting{}, fmt.Errorf("--%s %s: want CONTAINER=VALUE", flag, quoteArg(arg))
@@ -101,10 +108,10 @@ func parseKeyedSettings(m map[string]string, prefix string) ([]setting, error) {
 	return out, nil
 }
 
-// injectFlagNames is the vocabulary: the variables', --entrypoint, and the
+// injectFlagNames is the vocabulary: --wrap, --entrypoint, the variables', and the
 // pod's.
 func injectFlagNames() []string {
-	out := []string{"entrypoint"}
+	out := []string{"wrap", "entrypoint"}
 	for _, v := range injectVars {
 		out = append(out, v.flag)
 	}
@@ -164,6 +171,10 @@ func resolveSettings(settings []setting, cs []podContainer) (*podSettings, []str
 			s.rbac = true
 		case !has(st.container):
 			problems = append(problems, fmt.Sprintf("%s: %s is not a container of this pod", st, st.container))
+		case st.flag == "wrap":
+			if values[st.container] == nil {
+				values[st.container] = map[string]string{}
+			}
 		case st.flag == "entrypoint":
 			cmd, err := parseEntrypoint(st.value)
 			if err != nil {

@@ -20,15 +20,15 @@ import (
 	"testing"
 )
 
-// runInject runs kubexit NAME ARGS in-process, stdin the input; it must
-// exit 0.
-func runInject(t *testing.T, name string, args []string, stdin []byte) []byte {
+// mustInject runs kubexit ARGS (--inject or --uninject) in-process, stdin
+// the input; it must exit 0.
+func mustInject(t *testing.T, args []string, stdin []byte) []byte {
 	t.Helper()
-	var out, errs bytes.Buffer
-	if code := injectCommand(name, args, bytes.NewReader(stdin), &out, &errs); code != 0 {
-		t.Fatalf("kubexit %s %s: exit %d:\n%s", name, strings.Join(args, " "), code, errs.String())
+	out, errText, code := runInject(args, stdin)
+	if code != 0 {
+		t.Fatalf("kubexit %s: exit %d:\n%s", strings.Join(args, " "), code, errText)
 	}
-	return out.Bytes()
+	return []byte(out)
 }
 
 // injectPlain injects examples/plain/FILE with the node's kubexit image
@@ -44,8 +44,8 @@ func injectPlain(t *testing.T, b *nodeBed, file string, wantKinds []string, flag
 		t.Fatal(err)
 	}
 	image := b.images["kubexit:busybox"]
-	injected := runInject(t, "--inject", append([]string{"-f", path, "--image", image}, flags...), nil)
-	if back := runInject(t, "--uninject", []string{"-f", "-"}, injected); !bytes.Equal(back, plain) {
+	injected := mustInject(t, append([]string{"--inject", "-f", path, "--image", image}, flags...), nil)
+	if back := mustInject(t, []string{"--uninject", "-f", "-"}, injected); !bytes.Equal(back, plain) {
 		t.Errorf("--uninject of the injected %s does not give it back byte for byte:\n%s", path, unifiedDiff(path, string(plain), string(back)))
 	}
 	if problems, err := lintManifest(injected); err != nil || len(problems) > 0 {

@@ -87,18 +87,20 @@ func (d *yamlDoc) flowPrepend(n *yaml.Node, texts []string) ([]splice, error) {
 		return nil, fmt.Errorf("line %d: a flow collection that does not start with a bracket", n.Line)
 	}
 	es := entries(n)
-	switch {
-	case len(es) == 0:
+	if len(es) == 0 {
 		return []splice{{open + 1, open + 1, strings.Join(texts, ", ")}}, nil
-	case es[0].first.Line > n.Line: // one entry a line
-		indent := leadingSpaces(d.line(es[0].first.Line))
+	}
+	first := d.offset(es[0].first)
+	// One entry a line: each new one on a line of its own, in the same
+	// indentation, where the gap before the first entry is just that (so
+	// that cutting a new one out leaves the gap as it was).
+	if indent := leadingSpaces(d.line(es[0].first.Line)); string(d.text[open+1:first]) == d.newline+indent {
 		var b strings.Builder
 		for _, t := range texts {
 			b.WriteString(d.newline + indent + t + ",")
 		}
 		return []splice{{open + 1, open + 1, b.String()}}, nil
 	}
-	first := d.offset(es[0].first)
 	return []splice{{first, first, strings.Join(texts, ", ") + ", "}}, nil
 }
 
