@@ -184,7 +184,13 @@ func recordEdit(d *yamlDoc, tpl []any, rec *injectRecord) edit {
 		rec.Added = append(rec.Added, "metadata.annotations")
 		return edit{kind: addKey, path: meta, key: "annotations", values: []any{omap{{injectRecordKey, rec.text()}}}}
 	}
-	return edit{kind: addKey, path: append(meta, "annotations"), key: injectRecordKey, values: []any{rec.text()}}
+	annotations := append(meta, "annotations")
+	if !slices.ContainsFunc(entries(d.lookup(annotations)), func(e entry) bool { return !krmAnnotation(e.first.Value) }) {
+		// Only a KRM runner's own (kustomize takes them off again): as if
+		// there were none, so that the record says what inject alone says.
+		rec.Added = append(rec.Added, "metadata.annotations")
+	}
+	return edit{kind: addKey, path: annotations, key: injectRecordKey, values: []any{rec.text()}}
 }
 
 // checkNoClash refuses to add an entry whose name the list has already:
@@ -225,7 +231,10 @@ func uninjectEdits(d *yamlDoc, tpl []any, w wiring, rec *injectRecord) []edit {
 			}
 		}
 		added := slices.Contains(rec.Added, c.rel+"."+c.key) || (c.isMap && slices.Contains(rec.Added, "metadata"))
-		whole := added && (len(ours) == len(entries(n)) || c.key == "command")
+		all := len(ours) > 0 && len(ours) == len(entries(n))
+		// A block collection cannot be left empty: with nothing else in
+		// it, its key goes too.
+		whole := (added && (all || c.key == "command")) || (all && n.Style&yaml.FlowStyle == 0 && c.key != "command")
 		switch {
 		case whole && c.isMap && slices.Contains(rec.Added, "metadata") && len(entries(d.lookup(meta))) == 1:
 			edits = append(edits, edit{kind: removeKey, path: tpl, key: "metadata"})
@@ -287,4 +296,11 @@ func dataAt(v any, path ...any) any {
 		}
 	}
 	return v
+}
+
+// krmAnnotation tells whether an annotation is one a KRM function runner
+// (kustomize, kpt) puts on the items it passes, and takes off again.
+func krmAnnotation(key string) bool {
+	return strings.HasPrefix(key, "config.kubernetes.io/") || strings.HasPrefix(key, "internal.config.kubernetes.io/") ||
+		key == "config.k8s.io/id" || key == "kustomize.config.k8s.io/id"
 }
