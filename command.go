@@ -44,7 +44,7 @@ var commandUsages = []struct{ name, usage, help string }{
 	{"--wait", "kubexit --wait born|died NAME [--timeout D]", "block until NAME's tombstone says born or died"},
 	{"--install", "kubexit --install [DIR]", "in an init container: copy kubexit to DIR/kubexit, and open a new generation of the graveyard (a restart of all containers)"},
 	{"--lint", "kubexit --lint FILE...", "check the kubexit wiring of manifests (- reads stdin): deps, the graveyard mount, grace periods, every KUBEXIT_* value"},
-	{"--inject", "kubexit --inject [-f FILE|DIR|-]... [--image I] [--rbac] [--death-deps C=DEPS]... [--VARIABLE C=VALUE]... [--entrypoint C=CMD]... [--in-place|--diff]", "wire kubexit into manifests' pod templates (a build with -tags inject): the graveyard, an install init container, each container's command and KUBEXIT_* variables; idempotent"},
+	{"--inject", "kubexit --inject [-f FILE|DIR|-]... [--image I] [--rbac] [--death-deps C=DEPS]... [--VARIABLE C=VALUE]... [--wrap C]... [--entrypoint C=CMD]... [--in-place|--diff]", "wire kubexit into manifests' pod templates (a build with -tags inject): the graveyard, an install init container, each container's command and KUBEXIT_* variables; idempotent"},
 	{"--uninject", "kubexit --uninject [-f FILE|DIR|-]... [--in-place|--diff]", "take out what --inject wired, byte for byte"},
 	{"--check", "kubexit --check [--strict]", "preflight: configuration, graveyard, Kubernetes API and RBAC (--strict: unknown KUBEXIT_* variables fail)"},
 }

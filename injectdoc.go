@@ -52,8 +52,8 @@ func (j *injector) document(text []byte, where string) (docResult, []string) {
 	var acts []action
 	var problems []string
 	for _, t := range findTemplates(v) {
-		a, probs := j.decide(v, t)
-		problems = append(problems, prefixAll(where+" ("+t.kind+" "+t.name+")", probs)...)
+		a, probs := j.decide(d, v, t)
+		problems = append(problems, prefixAll(t.in(where), probs)...)
 		if a != nil {
 			acts = append(acts, *a)
 		}
@@ -67,11 +67,10 @@ func (j *injector) document(text []byte, where string) (docResult, []string) {
 		if a.record != nil {
 			rs, err := recordSettings(a.record)
 			if err != nil {
-				return res, []string{fmt.Sprintf("%s (%s %s): %v: take it out with the kubexit that wrote it (version %s)", where, a.t.kind, a.t.name, err, a.record.Version)}
+				return res, []string{fmt.Sprintf("%s: %v: take it out with the kubexit that wrote it (version %s)", a.t.in(where), err, a.record.Version)}
 			}
 			ps, _ := resolveSettings(rs, templateContainers(d, a.t.path))
-			w, _ := planWiring(d, a.t.path, ps)
-			edits = append(edits, uninjectEdits(d, a.t.path, w, a.record)...)
+			edits = append(edits, uninjectEdits(d, a.t.path, planWiring(d, a.t.path, ps), a.record)...)
 			res.redo[a.t.owner] = true
 		}
 	}
@@ -85,8 +84,9 @@ func (j *injector) document(text []byte, where string) (docResult, []string) {
 	return j.wire(res, acts, where)
 }
 
-// decide is what to do with template t of the document v: nil for nothing.
-func (j *injector) decide(v any, t template) (*action, []string) {
+// decide is what to do with template t of the document d (its data v):
+// nil for nothing.
+func (j *injector) decide(d *yamlDoc, v any, t template) (*action, []string) {
 	a := &action{t: t}
 	annotations := map[string]string{}
 	if m, ok := dataAt(v, append(slices.Clone(t.path), "metadata", "annotations")...).(map[string]any); ok {
@@ -110,9 +110,9 @@ func (j *injector) decide(v any, t template) (*action, []string) {
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
-	names := containerNames(v, t.path)
+	cs := templateContainers(d, t.path)
 	for _, s := range j.settings {
-		if s.container == "" || slices.Contains(names, s.container) {
+		if s.container == "" || slices.ContainsFunc(cs, func(c podContainer) bool { return c.name == s.container }) {
 			own = append(own, s)
 			j.named[s.container] = true
 		}
@@ -134,19 +134,6 @@ func (j *injector) decide(v any, t template) (*action, []string) {
 	return a, nil
 }
 
-// containerNames are the names of a template's containers.
-func containerNames(v any, tpl []any) []string {
-	var out []string
-	for _, list := range []string{"initContainers", "containers"} {
-		items, _ := dataAt(v, append(slices.Clone(tpl), "spec", list)...).([]any)
-		for _, c := range items {
-			name, _ := dataAt(c, "name").(string)
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
 // wire injects the acts' settings into the document res holds (their old
 // wiring taken out), and checks the pods so wired as --lint does.
 func (j *injector) wire(res docResult, acts []action, where string) (docResult, []string) {
@@ -163,15 +150,14 @@ func (j *injector) wire(res docResult, acts []action, where string) (docResult, 
 		if i < 0 {
 			continue
 		}
-		what := where + " (" + t.kind + " " + t.name + ")"
+		what := t.in(where)
 		ps, probs := resolveSettings(acts[i].settings, templateContainers(d, t.path))
 		if len(probs) > 0 {
 			problems = append(problems, prefixAll(what, probs)...)
 			continue
 		}
-		w, _ := planWiring(d, t.path, ps)
 		rec := &injectRecord{Version: versionString(), Flags: ps.flags}
-		es, err := injectEdits(d, t.path, w, rec)
+		es, err := injectEdits(d, t.path, planWiring(d, t.path, ps), rec)
 		if err != nil {
 			problems = append(problems, what+": "+err.Error())
 			continue
@@ -211,10 +197,10 @@ func lintWired(text []byte, wired []template, where string) []string {
 		raw, _ := json.Marshal(dataAt(v, append(slices.Clone(t.path), "spec")...))
 		var spec lintPodSpec
 		if err := json.Unmarshal(raw, &spec); err != nil {
-			problems = append(problems, fmt.Sprintf("%s (%s %s): %v", where, t.kind, t.name, err))
+			problems = append(problems, fmt.Sprintf("%s: %v", t.in(where), err))
 			continue
 		}
-		problems = append(problems, prefixAll(where+" ("+t.kind+" "+t.name+")", lintPod(spec))...)
+		problems = append(problems, prefixAll(t.in(where), lintPod(spec))...)
 	}
 	return problems
 }

@@ -53,9 +53,7 @@ type contribution struct {
 }
 
 // wiring is everything inject adds to a template.
-type wiring struct {
-	parts []contribution
-}
+type wiring []contribution
 
 // templateContainers lists the containers of the template at tpl.
 func templateContainers(d *yamlDoc, tpl []any) []podContainer {
@@ -69,13 +67,11 @@ func templateContainers(d *yamlDoc, tpl []any) []podContainer {
 		for i, c := range n.Content {
 			_, name := mappingEntry(c, "name")
 			_, cmd := mappingEntry(c, "command")
-			_, rp := mappingEntry(c, "restartPolicy")
 			pc := podContainer{list: list, path: append(slices.Clone(lp), i)}
 			if name != nil {
 				pc.name = name.Value
 			}
 			pc.command = cmd != nil && cmd.Kind == yaml.SequenceNode && len(cmd.Content) > 0
-			pc.sidecar = list == "initContainers" && rp != nil && rp.Value == "Always"
 			out = append(out, pc)
 		}
 	}
@@ -83,10 +79,10 @@ func templateContainers(d *yamlDoc, tpl []any) []podContainer {
 }
 
 // planWiring is the wiring of settings s into the template at tpl.
-func planWiring(d *yamlDoc, tpl []any, s *podSettings) (wiring, error) {
+func planWiring(d *yamlDoc, tpl []any, s *podSettings) wiring {
 	var w wiring
 	spec := append(slices.Clone(tpl), "spec")
-	w.parts = append(w.parts,
+	w = append(w,
 		contribution{under: spec, rel: "spec", key: "volumes", names: []string{injectBinVolume, injectGraveyardVolume}, items: []any{
 			omap{{"name", injectBinVolume}, {"emptyDir", omap{}}},
 			omap{{"name", injectGraveyardVolume}, {"emptyDir", omap{{"medium", "Memory"}}}},
@@ -123,14 +119,14 @@ func planWiring(d *yamlDoc, tpl []any, s *podSettings) (wiring, error) {
 		if v, ok := lookupKV(env, "KUBEXIT_GRAVEYARD"); ok {
 			graveyard = v.(string)
 		}
-		w.parts = append(w.parts, cmd,
+		w = append(w, cmd,
 			contribution{under: c.path, rel: rel, key: "env", items: envItems, names: envNames},
 			contribution{under: c.path, rel: rel, key: "volumeMounts", names: []string{injectBinVolume, injectGraveyardVolume}, items: []any{
 				omap{{"name", injectBinVolume}, {"mountPath", injectBinDir}, {"readOnly", true}},
 				omap{{"name", injectGraveyardVolume}, {"mountPath", graveyard}},
 			}})
 	}
-	return w, nil
+	return w
 }
 
 func anySlice(s []string) []any {
@@ -154,7 +150,7 @@ func lookupKV(m omap, k string) (any, bool) {
 // the template at tpl; and the record's list of what they add whole.
 func injectEdits(d *yamlDoc, tpl []any, w wiring, rec *injectRecord) ([]edit, error) {
 	var edits []edit
-	for _, c := range w.parts {
+	for _, c := range w {
 		n := d.lookup(append(slices.Clone(c.under), c.key))
 		switch {
 		case n == nil:
@@ -197,10 +193,7 @@ func recordEdit(d *yamlDoc, tpl []any, rec *injectRecord) edit {
 // a hand-wired kubexit, or a name taken.
 func checkNoClash(list *yaml.Node, c contribution) error {
 	for i, it := range list.Content {
-		name := it.Value
-		if _, v := mappingEntry(it, "name"); v != nil {
-			name = v.Value
-		}
+		name := entryName(it)
 		if slices.Contains(c.names, name) || (c.key == "command" && i == 0 && path.Base(name) == "kubexit") {
 			return fmt.Errorf("%s has %s already: kubexit is wired by hand here, or the name is taken; take it out (or run --uninject if an older inject wrote it) and inject again", c.rel+"."+c.key, name)
 		}
@@ -208,13 +201,22 @@ func checkNoClash(list *yaml.Node, c contribution) error {
 	return nil
 }
 
+// entryName is what inject knows an entry by: a list item's name field, a
+// scalar item itself, a mapping's key.
+func entryName(n *yaml.Node) string {
+	if _, v := mappingEntry(n, "name"); v != nil {
+		return v.Value
+	}
+	return n.Value
+}
+
 // uninjectEdits are the edits that take the wiring w and the record (which
 // says which lists and mappings inject added whole) out of the template.
 func uninjectEdits(d *yamlDoc, tpl []any, w wiring, rec *injectRecord) []edit {
 	var edits []edit
 	meta := append(slices.Clone(tpl), "metadata")
-	w.parts = append(w.parts, contribution{under: meta, rel: "metadata", key: "annotations", names: []string{injectRecordKey}, isMap: true})
-	for _, c := range w.parts {
+	w = append(w, contribution{under: meta, rel: "metadata", key: "annotations", names: []string{injectRecordKey}, isMap: true})
+	for _, c := range w {
 		path := append(slices.Clone(c.under), c.key)
 		n := d.lookup(path)
 		if n == nil {
@@ -222,11 +224,7 @@ func uninjectEdits(d *yamlDoc, tpl []any, w wiring, rec *injectRecord) []edit {
 		}
 		var ours []int
 		for i, e := range entries(n) {
-			name := e.first.Value
-			if _, v := mappingEntry(e.first, "name"); v != nil {
-				name = v.Value
-			}
-			if slices.Contains(c.names, name) && (c.key != "command" || i == 0) {
+			if slices.Contains(c.names, entryName(e.first)) && (c.key != "command" || i == 0) {
 				ours = append(ours, i)
 			}
 		}
@@ -256,6 +254,9 @@ type template struct {
 	name  string
 	owner string // kind/name: what the RBAC objects are for
 }
+
+// in names the template in a problem: "FILE: document N (Job report)".
+func (t template) in(where string) string { return where + " (" + t.kind + " " + t.name + ")" }
 
 // findTemplates lists the pod templates of a document's data: its own, or
 // its items' if it is a List (a KRM ResourceList too).

@@ -188,14 +188,14 @@ func resolveSettings(settings []setting, cs []podContainer) (*podSettings, []str
 			values[st.container][injectVarName(st.flag)] = st.value
 		}
 	}
-	problems = append(problems, s.wrap(values, cs)...)
+	problems = append(problems, s.wireContainers(values, cs)...)
 	slices.Sort(problems)
 	return s, problems
 }
 
-// wrap fills s.env: the containers with settings and those that others'
+// wireContainers fills s.env: the containers with settings and those that others'
 // death deps and shutdown holds name (their tombstones are watched).
-func (s *podSettings) wrap(values map[string]map[string]string, cs []podContainer) []string {
+func (s *podSettings) wireContainers(values map[string]map[string]string, cs []podContainer) []string {
 	var problems []string
 	for c, vars := range values {
 		for _, v := range []string{"KUBEXIT_DEATH_DEPS", "KUBEXIT_SHUTDOWN_AFTER"} {
@@ -318,7 +318,6 @@ type podContainer struct {
 	list    string // containers or initContainers
 	path    []any
 	command bool // has a non-empty command
-	sidecar bool // an init container with restartPolicy Always
 }
 
 // downwardFields are the variables inject sets from the downward API.

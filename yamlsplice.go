@@ -37,6 +37,13 @@ func entries(n *yaml.Node) []entry {
 // spliceFor is where and what edit e changes in the text.
 func (d *yamlDoc) spliceFor(e edit) ([]splice, error) {
 	n := d.lookup(e.path)
+	if a := d.anchorOn(e.path); a != nil {
+		name := "&" + a.Anchor
+		if a.Kind == yaml.AliasNode {
+			name = "*" + a.Value
+		}
+		return nil, fmt.Errorf("line %d: %s goes through a YAML anchor or alias (%s), which an edit would change in every place it is used; write it out in full", a.Line, pathString(e.path), name)
+	}
 	want := yaml.SequenceNode
 	if e.kind == addKey || e.kind == removeKey {
 		want = yaml.MappingNode
@@ -78,6 +85,17 @@ func (d *yamlDoc) spliceFor(e edit) ([]splice, error) {
 		s, err := d.cut(n, entries(n), i, i)
 		return []splice{s}, err
 	}
+}
+
+// anchorOn is the first node on the way to path that has an anchor or is
+// an alias, or nil.
+func (d *yamlDoc) anchorOn(path []any) *yaml.Node {
+	for i := range len(path) + 1 {
+		if n := d.lookup(path[:i]); n != nil && (n.Anchor != "" || n.Kind == yaml.AliasNode) {
+			return n
+		}
+	}
+	return nil
 }
 
 // flowPrepend puts entries (rendered) first in the flow collection n.
