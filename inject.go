@@ -83,19 +83,21 @@ func injectCommand(name string, args []string, stdin io.Reader, stdout, stderr i
 func (j *injector) run(inputs []injectInput) ([][]byte, []string) {
 	var outputs [][]byte
 	var problems []string
+	asked := j.settings
 	for _, in := range inputs {
-		j := j
-		if fc, ok := krmFunctionConfig(in.text); ok {
+		run := j
+		if fc, ok := krmFunctionConfig(in.text); ok && !j.uninject { // its settings, then the flags'
 			own, err := parseKeyedSettings(fc, "")
 			if err != nil {
 				problems = append(problems, in.name+": functionConfig: "+err.Error())
 			}
-			j = &injector{uninject: j.uninject, named: j.named, settings: append(own, j.settings...)}
+			run = &injector{uninject: j.uninject, named: j.named, settings: append(own, j.settings...)}
+			asked = append(asked, own...)
 		}
-		out, probs := j.stream(in.name, in.text)
+		out, probs := run.stream(in.name, in.text)
 		outputs, problems = append(outputs, out), append(problems, probs...)
 	}
-	for _, s := range j.settings {
+	for _, s := range asked {
 		if s.container != "" && !j.named[s.container] && len(problems) == 0 {
 			problems = append(problems, fmt.Sprintf("%s: no pod template has a container %s", s, s.container))
 		}
