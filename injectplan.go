@@ -91,6 +91,15 @@ func planWiring(d *yamlDoc, tpl []any, s *podSettings) wiring {
 			{"name", injectInstaller},
 			{"image", s.image},
 			{"command", []any{"/kubexit", "--install", injectBinDir}},
+			// What the "restricted" Pod Security Standard asks of a
+			// container: kubexit's copy needs nothing more.
+			{"securityContext", omap{
+				{"allowPrivilegeEscalation", false},
+				{"capabilities", omap{{"drop", []any{"ALL"}}}},
+				{"readOnlyRootFilesystem", true},
+				{"runAsNonRoot", true},
+				{"seccompProfile", omap{{"type", "RuntimeDefault"}}},
+			}},
 			{"volumeMounts", []any{
 				omap{{"name", injectBinVolume}, {"mountPath", injectBinDir}},
 				omap{{"name", injectGraveyardVolume}, {"mountPath", defaultGraveyard}},
