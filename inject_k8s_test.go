@@ -282,3 +282,61 @@ func objectName(o map[string]any) string {
 	name, _ := dataAt(o, "metadata", "name").(string)
 	return kind + "/" + name
 }
+
+// restrictedPod is a pod that the "restricted" Pod Security Standard
+// admits, written the plain way.
+const restrictedPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: restricted
+spec:
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65532
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+  - name: main
+    image: busybox:1.37
+    command: [sh, -c, 'echo main']
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+  - name: side
+    image: busybox:1.37
+    command: [sh, -c, 'exec sleep 86400']
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+`
+
+// TestK8sInjectRestricted: inject keeps a pod that the restricted Pod
+// Security Standard admits admitted, in a namespace that enforces it (the
+// API server's PodSecurity admission); without the install container's
+// securityContext, the same pod is refused (the check can fail).
+func TestK8sInjectRestricted(t *testing.T) {
+	b := needK8s(t)
+	ns := k8sName(t)
+	b.do(t, "POST", "/api/v1/namespaces", "application/json", obj{"apiVersion": "v1", "kind": "Namespace",
+		"metadata": obj{"name": ns, "labels": obj{"pod-security.kubernetes.io/enforce": "restricted"}}})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		b.admin.Delete().AbsPath("/api/v1/namespaces", ns).Do(ctx)
+	})
+	createServiceAccount(t, b, ns, "default")
+	out, errText, code := runInject([]string{"--inject", "--death-deps", "side=main"}, []byte(restrictedPod))
+	if code != 0 {
+		t.Fatalf("inject: exit %d: %s", code, errText)
+	}
+	pod := map[string]any{}
+	if err := sigsyaml.Unmarshal([]byte(out), &pod); err != nil {
+		t.Fatal(err)
+	}
+	if err := dryRunCreate(b, ns, pod); err != nil {
+		t.Fatalf("the injected restricted pod is refused: %v", err)
+	}
+	// The control: the install container without its securityContext.
+	install := dataAt(pod, "spec", "initContainers", 0).(map[string]any)
+	delete(install, "securityContext")
+	err := dryRunCreate(b, ns, pod)
+	if err == nil || !strings.Contains(err.Error(), "restricted") {
+		t.Fatalf("without the install container's securityContext: %v; want a refusal by the restricted policy", err)
+	}
+	t.Logf("without it, refused as it should be: %v", err)
+}
