@@ -137,12 +137,18 @@ func (d *yamlDoc) blockPrepend(n *yaml.Node, items []any) ([]splice, error) {
 	return []splice{{at, at, pre + b.String()}}, nil
 }
 
-// blockAddKey puts key: value in the block mapping n, after its first
-// entry (so that a list item's first line, "- name: x", stays first).
+// blockAddKey puts key: value in the block mapping n: first, on the lines
+// before its first key; in a list item, whose first line is "- name: x",
+// after that first entry.
 func (d *yamlDoc) blockAddKey(n *yaml.Node, key string, value any) ([]splice, error) {
-	at, pre := d.afterLine(d.endLine(n.Content[1]))
+	first := n.Content[0]
 	var b strings.Builder
-	d.renderKey(&b, key, value, n.Content[0].Column-1)
+	d.renderKey(&b, key, value, first.Column-1)
+	if len(leadingSpaces(d.line(first.Line))) == first.Column-1 {
+		at := d.lineOffset(first.Line)
+		return []splice{{at, at, b.String()}}, nil
+	}
+	at, pre := d.afterLine(d.endLine(n.Content[1]))
 	text := b.String()
 	if pre != "" {
 		text = pre + strings.TrimSuffix(text, d.newline)
@@ -166,12 +172,11 @@ func (d *yamlDoc) cut(n *yaml.Node, es []entry, i, j int) (splice, error) {
 		return splice{start, end, ""}, nil
 	}
 	first := es[i].first
-	line := d.startLine(first)
-	lead := leadingSpaces(d.line(line))
-	column := first.Column - 1 // where the line must start: the key, or the list's dash
+	line, column := first.Line, first.Column-1 // where the line must start: the key, or the list's dash
 	if n.Kind == yaml.SequenceNode {
-		column = n.Column - 1
+		line, column = d.startLine(first), n.Column-1
 	}
+	lead := leadingSpaces(d.line(line))
 	if len(lead) != column || (n.Kind == yaml.SequenceNode && !strings.HasPrefix(d.line(line)[len(lead):], "-")) {
 		return splice{}, fmt.Errorf("line %d: an entry that does not start its line; this layout is not one kubexit can edit", first.Line)
 	}
