@@ -6,9 +6,10 @@ package main
 // --uninject: an edit adds text at a place found from the parsed nodes'
 // positions, or cuts a range out, and leaves every other byte as it was,
 // comments and key order included. Inject only prepends items to a list
-// and adds keys after a mapping's first entry, so that uninject can find
-// and cut exactly what inject wrote. Every edit is checked: the edited
-// text, parsed again, must hold the data the edits say it does.
+// and adds keys first in a mapping (after a list item's first entry), so
+// that uninject can find and cut exactly what inject wrote. Every edit is
+// checked: the edited text, parsed again, must hold the data the edits say
+// it does.
 
 import (
 	"bytes"
