@@ -178,3 +178,22 @@ func TestUninjectKeepsLaterEdits(t *testing.T) {
 		t.Errorf("later edits lost:\n%s", unifiedDiff("want", want, back))
 	}
 }
+
+// TestUninjectMovedRBAC: --rbac's documents, moved to the end of the
+// stream by hand, still go out whole, with their "---" lines.
+func TestUninjectMovedRBAC(t *testing.T) {
+	in, _ := os.ReadFile("testdata/inject/deployment.in.yaml")
+	out, errText, code := runInject([]string{"--inject", "--birth-deps", "app=proxy", "--rbac"}, in)
+	if code != 0 {
+		t.Fatal(errText)
+	}
+	docs := splitDocs([]byte(out))
+	if len(docs) != 3 {
+		t.Fatalf("want Role, RoleBinding, Deployment; got %d documents:\n%s", len(docs), out)
+	}
+	moved := string(docs[2].body) + "---\n" + string(docs[0].body) + "---\n" + string(docs[1].body)
+	back, errText, code := runInject([]string{"--uninject"}, []byte(moved))
+	if code != 0 || back != string(in) {
+		t.Errorf("exit %d (%s):\n%s", code, errText, unifiedDiff("original", string(in), back))
+	}
+}

@@ -42,21 +42,30 @@ func (j *injector) stream(name string, text []byte) ([]byte, []string) {
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	var out bytes.Buffer
-	skipSep := false
-	for i, d := range docs {
+	// A written RBAC document goes with the "---" line after it (inject
+	// put that line there), or, last in the stream, with its own.
+	drop, keepSep := make([]bool, len(docs)), make([]bool, len(docs))
+	for i := range docs {
 		var v any
-		if yaml.Unmarshal(d.body, &v) == nil && isRBACFor(v, redo) {
-			if !skipSep || i+1 == len(docs) {
-				out.Write(d.sep)
-			}
-			skipSep = true // a written RBAC document and the "---" after it go together
-			continue
+		drop[i], keepSep[i] = yaml.Unmarshal(docs[i].body, &v) == nil && isRBACFor(v, redo), true
+	}
+	for i := len(docs) - 1; i >= 0; i-- {
+		switch {
+		case !drop[i]:
+		case i+1 < len(docs) && keepSep[i+1]:
+			keepSep[i+1] = false
+		default:
+			keepSep[i] = false
 		}
-		if !skipSep {
+	}
+	var out bytes.Buffer
+	for i, d := range docs {
+		if keepSep[i] {
 			out.Write(d.sep)
 		}
-		skipSep = false
+		if drop[i] {
+			continue
+		}
 		for _, b := range results[i].before {
 			out.Write(b)
 			out.WriteString("---" + newlineOf(b))
