@@ -75,14 +75,6 @@ COPY --from=binary /kubexit /kubexit
 USER 65532:65532
 ENTRYPOINT ["/kubexit"]
 
-# ---- final (default target): only /kubexit
-FROM scratch AS final
-ARG VERSION=dev
-LABEL org.opencontainers.image.title=kubexit org.opencontainers.image.version=${VERSION}
-COPY --from=binary /kubexit /kubexit
-USER 65532:65532
-ENTRYPOINT ["/kubexit"]
-
 # ---- inject: kubexit --inject as a KRM container function (kpt fn eval --image, kustomize's
 #      container functions): a ResourceList on stdin, the settings in its functionConfig
 FROM scratch AS inject
@@ -91,3 +83,12 @@ LABEL org.opencontainers.image.title=kubexit-inject org.opencontainers.image.ver
 COPY --from=binary-inject /kubexit /kubexit
 USER 65532:65532
 ENTRYPOINT ["/kubexit", "--inject"]
+
+# ---- final (default target): only /kubexit
+FROM scratch AS final
+ARG VERSION=dev
+LABEL org.opencontainers.image.title=kubexit org.opencontainers.image.version=${VERSION}
+COPY --from=binary /kubexit /kubexit
+USER 65532:65532
+ENTRYPOINT ["/kubexit"]
+
