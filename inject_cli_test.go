@@ -129,3 +129,27 @@ func FuzzInject(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkInject: one Job's wiring, and a List of 500 of them (linear:
+// each template's edits are found from one parse of its document).
+func BenchmarkInject(b *testing.B) {
+	job, err := os.ReadFile("testdata/inject/list.in.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	head, item, _ := strings.Cut(string(job), "\n- apiVersion: batch/v1")
+	list := []byte(head + strings.Repeat("\n- apiVersion: batch/v1"+item, 500))
+	for _, c := range []struct {
+		name string
+		in   []byte
+	}{{"job", job}, {"list500", list}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.in)))
+			for b.Loop() {
+				if _, errText, code := runInject([]string{"--inject", "--death-deps", "shipper=main"}, c.in); code != 0 {
+					b.Fatal(errText)
+				}
+			}
+		})
+	}
+}

@@ -197,3 +197,26 @@ func TestUninjectMovedRBAC(t *testing.T) {
 		t.Errorf("exit %d (%s):\n%s", code, errText, unifiedDiff("original", string(in), back))
 	}
 }
+
+// TestInjectListSameNames: two items of a List with the same kind and
+// name, one wired already and one not: each is taken for itself.
+func TestInjectListSameNames(t *testing.T) {
+	in, _ := os.ReadFile("testdata/inject/list.in.yaml")
+	_, job, _ := strings.Cut(string(in), "\n- apiVersion: batch/v1")
+	job = "\n- apiVersion: batch/v1" + job
+	args := []string{"--inject", "--death-deps", "shipper=main"}
+	once, errText, code := runInject(args, in)
+	if code != 0 {
+		t.Fatal(errText)
+	}
+	both, errText, code := runInject(args, []byte(once+strings.TrimPrefix(job, "\n")))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errText)
+	}
+	if n := strings.Count(both, "name: kubexit-install"); n != 2 {
+		t.Errorf("%d install containers, want one in each Job:\n%s", n, both)
+	}
+	if back, _, _ := runInject([]string{"--uninject"}, []byte(both)); back != string(in)+strings.TrimPrefix(job, "\n") {
+		t.Errorf("uninject:\n%s", unifiedDiff("want", string(in)+strings.TrimPrefix(job, "\n"), back))
+	}
+}

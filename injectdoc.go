@@ -51,7 +51,7 @@ func (j *injector) document(text []byte, where string) (docResult, []string) {
 	v, _ := d.data()
 	var acts []action
 	var problems []string
-	for _, t := range findTemplates(v) {
+	for _, t := range docTemplates(v) {
 		a, probs := j.decide(d, v, t)
 		problems = append(problems, prefixAll(t.in(where), probs)...)
 		if a != nil {
@@ -145,8 +145,8 @@ func (j *injector) wire(res docResult, acts []action, where string) (docResult, 
 	var edits, rbacItems []edit
 	var problems []string
 	var wired []template
-	for _, t := range findTemplates(v) {
-		i := slices.IndexFunc(acts, func(a action) bool { return a.t.owner == t.owner && len(a.t.path) == len(t.path) })
+	for _, t := range docTemplates(v) {
+		i := slices.IndexFunc(acts, func(a action) bool { return a.t.n == t.n })
 		if i < 0 {
 			continue
 		}

@@ -262,10 +262,22 @@ type template struct {
 	kind  string
 	name  string
 	owner string // kind/name: what the RBAC objects are for
+	n     int    // its place among the document's templates
 }
 
 // in names the template in a problem: "FILE: document N (Job report)".
 func (t template) in(where string) string { return where + " (" + t.kind + " " + t.name + ")" }
+
+// docTemplates lists the pod templates of a document's data, numbered in
+// order: the same numbers before and after inject's edits, which add no
+// template (where paths, in a List, may shift).
+func docTemplates(v any) []template {
+	ts := findTemplates(v)
+	for i := range ts {
+		ts[i].n = i
+	}
+	return ts
+}
 
 // findTemplates lists the pod templates of a document's data: its own, or
 // its items' if it is a List (a KRM ResourceList too).
