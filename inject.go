@@ -43,7 +43,7 @@ func injectCommand(name string, args []string, stdin io.Reader, stdout, stderr i
 		for _, f := range injectFlagNames() {
 			set := func(arg string) error {
 				s, err := parseSetting(f, arg)
-				j.settings = append(j.settings, s)
+				j.settings = addSetting(j.settings, s)
 				return err
 			}
 			if f == "rbac" {

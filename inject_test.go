@@ -220,3 +220,21 @@ func TestInjectListSameNames(t *testing.T) {
 		t.Errorf("uninject:\n%s", unifiedDiff("want", string(in)+strings.TrimPrefix(job, "\n"), back))
 	}
 }
+
+// TestInjectListFlagsAddUp: a dep-list flag given twice for one container
+// adds up, as the README says; any other setting given twice, the later
+// wins.
+func TestInjectListFlagsAddUp(t *testing.T) {
+	in, _ := os.ReadFile("testdata/inject/refuse-no-command.in.yaml")
+	out, errText, code := runInject([]string{"--inject", "--death-deps", "proxy=app", "--death-deps", "proxy=db",
+		"--grace-period", "proxy=5s", "--grace-period", "proxy=7s",
+		"--entrypoint", "app=/app", "--entrypoint", "db=/db", "--entrypoint", "proxy=/proxy"}, in)
+	if code != 0 {
+		t.Fatal(errText)
+	}
+	for _, want := range []string{`{name: KUBEXIT_DEATH_DEPS, value: "app,db"}`, `{name: KUBEXIT_GRACE_PERIOD, value: 7s}`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in:\n%s", want, out)
+		}
+	}
+}

@@ -72,6 +72,26 @@ func parseSetting(flag, arg string) (setting, error) {
 	return setting{flag: flag, container: name, value: strings.TrimSpace(value)}, nil
 }
 
+// listFlags are the settings whose values are comma lists of names: given
+// twice for one container, the lists add up (--death-deps side=main
+// --death-deps side=db is side=main,db), where a later value of any other
+// setting replaces the earlier.
+var listFlags = []string{"death-deps", "birth-deps", "shutdown-after"}
+
+// addSetting adds s to settings of one source (flags, or an annotation's
+// lines).
+func addSetting(settings []setting, s setting) []setting {
+	if slices.Contains(listFlags, s.flag) {
+		for i, old := range settings {
+			if old.flag == s.flag && old.container == s.container {
+				settings[i].value += "," + s.value
+				return settings
+			}
+		}
+	}
+	return append(settings, s)
+}
+
 // parseKeyedSettings reads the settings of a map of PREFIX+FLAG keys: a
 // template's annotations (kubexit.io/death-deps), a KRM function's config
 // data (death-deps). A value holds one CONTAINER=VALUE a line (for image
@@ -99,7 +119,7 @@ func parseKeyedSettings(m map[string]string, prefix string) ([]setting, error) {
 				errs = append(errs, prefix+strings.TrimPrefix(err.Error(), "--"))
 				continue
 			}
-			out = append(out, s)
+			out = addSetting(out, s)
 		}
 	}
 	if errs != nil {
