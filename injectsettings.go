@@ -5,8 +5,8 @@ package main
 // What --inject is told to wire, in one vocabulary for its flags, a pod
 // template's annotations (kubexit.io/FLAG) and a KRM function's config
 // (data: FLAG): per container, NAME=VALUE for each KUBEXIT_* variable
-// (--death-deps sidecar=main for KUBEXIT_DEATH_DEPS) and --entrypoint;
-// for the pod, --image and --rbac. And the record inject leaves in the
+// (--death-deps sidecar=main for KUBEXIT_DEATH_DEPS), --wrap and
+// --entrypoint; for the pod, --image and --rbac. And the record inject leaves in the
 // template, which says what it wired and what it added whole.
 
 import (
@@ -55,7 +55,8 @@ func (s setting) String() string {
 // podFlags are the settings said of the pod, not of a container.
 var podFlags = []string{"image", "rbac"}
 
-// parseSetting reads a per-container value NAME=VALUE of flag.
+// parseSetting reads a value of flag: CONTAINER=VALUE, or CONTAINER for
+// --wrap, or for the pod's the value alone.
 func parseSetting(flag, arg string) (setting, error) {
 	name, value, ok := strings.Cut(arg, "=")
 	switch {
