@@ -128,11 +128,18 @@ func TestK8sInjectDryRun(t *testing.T) {
 // with strict field validation, into namespace ns if its kind lives in one.
 // The error holds the server's message.
 func dryRunCreate(b *k8sBed, ns string, o map[string]any) error {
+	_, err := dryRunCreated(b, ns, o)
+	return err
+}
+
+// dryRunCreated is dryRunCreate, and the object the API server answered
+// with (as it would have stored it: defaults, status.qosClass).
+func dryRunCreated(b *k8sBed, ns string, o map[string]any) (map[string]any, error) {
 	apiVersion, _ := o["apiVersion"].(string)
 	kind, _ := o["kind"].(string)
 	res, ok := k8sResources[kind]
 	if !ok {
-		return fmt.Errorf("kind %q: the test does not know its resource; add it to k8sResources", kind)
+		return nil, fmt.Errorf("kind %q: the test does not know its resource; add it to k8sResources", kind)
 	}
 	path := "/apis/" + apiVersion
 	if !strings.Contains(apiVersion, "/") {
@@ -150,7 +157,7 @@ func dryRunCreate(b *k8sBed, ns string, o map[string]any) error {
 	path += "/" + res.name
 	body, err := json.Marshal(o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opts := &metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: metav1.FieldValidationStrict}
 	var out []byte
@@ -168,20 +175,15 @@ func dryRunCreate(b *k8sBed, ns string, o map[string]any) error {
 		// The server's Status says why; the client's error, only its code.
 		var st metav1.Status
 		if json.Unmarshal(out, &st) == nil && st.Message != "" {
-			return fmt.Errorf("POST %s?dryRun=All: %s (%s, %d)", path, st.Message, st.Reason, st.Code)
+			return nil, fmt.Errorf("POST %s?dryRun=All: %s (%s, %d)", path, st.Message, st.Reason, st.Code)
 		}
-		return fmt.Errorf("POST %s?dryRun=All: %v: %.300s", path, err, out)
+		return nil, fmt.Errorf("POST %s?dryRun=All: %v: %.300s", path, err, out)
 	}
-	var got struct {
-		Kind     string `json:"kind"`
-		Metadata struct {
-			Name string `json:"name"`
-		} `json:"metadata"`
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil || got["kind"] != kind {
+		return nil, fmt.Errorf("POST %s?dryRun=All answered no %s (%v): %.300s", path, kind, err, out)
 	}
-	if err := json.Unmarshal(out, &got); err != nil || got.Kind != kind {
-		return fmt.Errorf("POST %s?dryRun=All answered no %s (%v): %.300s", path, kind, err, out)
-	}
-	return nil
+	return got, nil
 }
 
 // createServiceAccount creates ServiceAccount name in ns, unless it is
@@ -339,4 +341,46 @@ func TestK8sInjectRestricted(t *testing.T) {
 		t.Fatalf("without the install container's securityContext: %v; want a refusal by the restricted policy", err)
 	}
 	t.Logf("without it, refused as it should be: %v", err)
+}
+
+// TestK8sInjectKeepsQoS: a Guaranteed pod, injected, is Guaranteed still,
+// as the API server computes its status.qosClass; the control, without
+// the install container's resources, is Burstable.
+func TestK8sInjectKeepsQoS(t *testing.T) {
+	b := needK8s(t)
+	ns := k8sName(t)
+	b.do(t, "POST", "/api/v1/namespaces", "application/json", obj{"apiVersion": "v1", "kind": "Namespace", "metadata": obj{"name": ns}})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		b.admin.Delete().AbsPath("/api/v1/namespaces", ns).Do(ctx)
+	})
+	createServiceAccount(t, b, ns, "default")
+	for _, c := range []struct {
+		file, want string
+		strip      bool
+	}{
+		{"testdata/inject/guaranteed.in.yaml", "Guaranteed", false},
+		{"testdata/inject/guaranteed.out.yaml", "Guaranteed", false},
+		{"testdata/inject/guaranteed.out.yaml", "Burstable", true},
+	} {
+		data, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod := map[string]any{}
+		if err := sigsyaml.Unmarshal(data, &pod); err != nil {
+			t.Fatal(err)
+		}
+		if c.strip {
+			delete(dataAt(pod, "spec", "initContainers", 0).(map[string]any), "resources")
+		}
+		got, err := dryRunCreated(b, ns, pod)
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		if q := dataAt(got, "status", "qosClass"); q != c.want {
+			t.Errorf("%s (install container's resources taken out: %v): qosClass %v, want %s", c.file, c.strip, q, c.want)
+		}
+	}
 }

@@ -87,24 +87,7 @@ func planWiring(d *yamlDoc, tpl []any, s *podSettings) wiring {
 			omap{{"name", injectBinVolume}, {"emptyDir", omap{}}},
 			omap{{"name", injectGraveyardVolume}, {"emptyDir", omap{{"medium", "Memory"}}}},
 		}},
-		contribution{under: spec, rel: "spec", key: "initContainers", names: []string{injectInstaller}, items: []any{omap{
-			{"name", injectInstaller},
-			{"image", s.image},
-			{"command", []any{"/kubexit", "--install", injectBinDir}},
-			// What the "restricted" Pod Security Standard asks of a
-			// container: kubexit's copy needs nothing more.
-			{"securityContext", omap{
-				{"allowPrivilegeEscalation", false},
-				{"capabilities", omap{{"drop", []any{"ALL"}}}},
-				{"readOnlyRootFilesystem", true},
-				{"runAsNonRoot", true},
-				{"seccompProfile", omap{{"type", "RuntimeDefault"}}},
-			}},
-			{"volumeMounts", []any{
-				omap{{"name", injectBinVolume}, {"mountPath", injectBinDir}},
-				omap{{"name", injectGraveyardVolume}, {"mountPath", defaultGraveyard}},
-			}},
-		}}})
+		contribution{under: spec, rel: "spec", key: "initContainers", names: []string{injectInstaller}, items: []any{installContainer(d, tpl, s.image)}})
 	for _, c := range templateContainers(d, tpl) {
 		env, ok := s.env[c.name]
 		if !ok {
@@ -136,6 +119,54 @@ func planWiring(d *yamlDoc, tpl []any, s *podSettings) wiring {
 			}})
 	}
 	return w
+}
+
+// installContainer is the init container that installs kubexit from image.
+func installContainer(d *yamlDoc, tpl []any, image string) omap {
+	c := omap{
+		{"name", injectInstaller},
+		{"image", image},
+		{"command", []any{"/kubexit", "--install", injectBinDir}},
+		// What the "restricted" Pod Security Standard asks of a container:
+		// kubexit's copy needs nothing more.
+		{"securityContext", omap{
+			{"allowPrivilegeEscalation", false},
+			{"capabilities", omap{{"drop", []any{"ALL"}}}},
+			{"readOnlyRootFilesystem", true},
+			{"runAsNonRoot", true},
+			{"seccompProfile", omap{{"type", "RuntimeDefault"}}},
+		}},
+		{"volumeMounts", []any{
+			omap{{"name", injectBinVolume}, {"mountPath", injectBinDir}},
+			omap{{"name", injectGraveyardVolume}, {"mountPath", defaultGraveyard}},
+		}},
+	}
+	if guaranteed(d, tpl) {
+		// A pod is Guaranteed only if every container, init ones too, has
+		// limits equal to its requests: so must this one, or inject would
+		// make the pod Burstable. An init container's requests do not add
+		// to the pod's (the larger of the two counts), and these are small.
+		amounts := omap{{"cpu", "100m"}, {"memory", "64Mi"}}
+		c = slices.Insert(c, 4, kv{"resources", omap{{"requests", amounts}, {"limits", amounts}}})
+	}
+	return c
+}
+
+// guaranteed tells whether the template's pod is of the Guaranteed QoS
+// class: every container with cpu and memory limits, and requests (if
+// any) the same.
+func guaranteed(d *yamlDoc, tpl []any) bool {
+	cs := templateContainers(d, tpl)
+	for _, c := range cs {
+		for _, r := range []string{"cpu", "memory"} {
+			limit := d.lookup(append(slices.Clone(c.path), "resources", "limits", r))
+			request := d.lookup(append(slices.Clone(c.path), "resources", "requests", r))
+			if limit == nil || limit.Kind != yaml.ScalarNode || (request != nil && request.Value != limit.Value) {
+				return false
+			}
+		}
+	}
+	return len(cs) > 0
 }
 
 func anySlice(s []string) []any {
