@@ -313,15 +313,7 @@ spec:
 // securityContext, the same pod is refused (the check can fail).
 func TestK8sInjectRestricted(t *testing.T) {
 	b := needK8s(t)
-	ns := k8sName(t)
-	b.do(t, "POST", "/api/v1/namespaces", "application/json", obj{"apiVersion": "v1", "kind": "Namespace",
-		"metadata": obj{"name": ns, "labels": obj{"pod-security.kubernetes.io/enforce": "restricted"}}})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		b.admin.Delete().AbsPath("/api/v1/namespaces", ns).Do(ctx)
-	})
-	createServiceAccount(t, b, ns, "default")
+	ns := testNamespace(t, b, obj{"pod-security.kubernetes.io/enforce": "restricted"})
 	out, errText, code := runInject([]string{"--inject", "--death-deps", "side=main"}, []byte(restrictedPod))
 	if code != 0 {
 		t.Fatalf("inject: exit %d: %s", code, errText)
@@ -348,14 +340,7 @@ func TestK8sInjectRestricted(t *testing.T) {
 // the install container's resources, is Burstable.
 func TestK8sInjectKeepsQoS(t *testing.T) {
 	b := needK8s(t)
-	ns := k8sName(t)
-	b.do(t, "POST", "/api/v1/namespaces", "application/json", obj{"apiVersion": "v1", "kind": "Namespace", "metadata": obj{"name": ns}})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		b.admin.Delete().AbsPath("/api/v1/namespaces", ns).Do(ctx)
-	})
-	createServiceAccount(t, b, ns, "default")
+	ns := testNamespace(t, b, obj{})
 	for _, c := range []struct {
 		file, want string
 		strip      bool
@@ -383,4 +368,19 @@ func TestK8sInjectKeepsQoS(t *testing.T) {
 			t.Errorf("%s (install container's resources taken out: %v): qosClass %v, want %s", c.file, c.strip, q, c.want)
 		}
 	}
+}
+
+// testNamespace creates a namespace with labels and its default
+// ServiceAccount, deleted at the end of the test.
+func testNamespace(t *testing.T, b *k8sBed, labels obj) string {
+	t.Helper()
+	ns := k8sName(t)
+	b.do(t, "POST", "/api/v1/namespaces", "application/json", obj{"apiVersion": "v1", "kind": "Namespace", "metadata": obj{"name": ns, "labels": labels}})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		b.admin.Delete().AbsPath("/api/v1/namespaces", ns).Do(ctx)
+	})
+	createServiceAccount(t, b, ns, "default")
+	return ns
 }
