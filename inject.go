@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -43,11 +44,18 @@ func injectCommand(name string, args []string, stdin io.Reader, stdout, stderr i
 		for _, f := range injectFlagNames() {
 			set := func(arg string) error {
 				s, err := parseSetting(f, arg)
-				j.settings = addSetting(j.settings, s)
+				if err == nil {
+					j.settings = addSetting(j.settings, s)
+				}
 				return err
 			}
 			if f == "rbac" {
-				c.flags.BoolFunc(f, "", func(string) error { return set("true") })
+				c.flags.BoolFunc(f, "", func(v string) error {
+					if on, err := strconv.ParseBool(v); err != nil || !on {
+						return err
+					}
+					return set("true")
+				})
 			} else {
 				c.flags.Func(f, "", set)
 			}

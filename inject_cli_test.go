@@ -153,3 +153,18 @@ func BenchmarkInject(b *testing.B) {
 		})
 	}
 }
+
+// --rbac=false is no --rbac; a value that is no boolean is a usage error.
+func TestInjectRBACFlagValue(t *testing.T) {
+	in, _ := os.ReadFile("testdata/inject/deployment.in.yaml")
+	for flag, roles := range map[string]int{"--rbac": 1, "--rbac=true": 1, "--rbac=false": 0} {
+		out, errText, code := runInject([]string{"--inject", "--birth-deps", "app=proxy", flag}, in)
+		// Each Role says "kind: Role" twice: its own, and its RoleBinding's roleRef.
+		if code != 0 || strings.Count(out, "kind: Role\n") != 2*roles {
+			t.Errorf("%s: exit %d (%s), want %d Role:\n%s", flag, code, errText, roles, out)
+		}
+	}
+	if _, errText, code := runInject([]string{"--inject", "--rbac=maybe"}, in); code != exitUsage || !strings.Contains(errText, "maybe") {
+		t.Errorf("--rbac=maybe: exit %d, %s", code, errText)
+	}
+}
