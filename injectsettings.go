@@ -243,7 +243,9 @@ func (s *podSettings) wireContainers(values map[string]map[string]string, cs []p
 				env = append(env, kv{v.Name, val})
 			}
 		}
-		if vars["KUBEXIT_BIRTH_DEPS"] != "" {
+		// The pod's name lets kubexit read its pod: birth deps need it;
+		// with --rbac, death deps use it too (restart rules, stop signals).
+		if vars["KUBEXIT_BIRTH_DEPS"] != "" || (s.rbac && vars["KUBEXIT_DEATH_DEPS"] != "") {
 			env = append(env, kv{"KUBEXIT_POD_NAME", ""}, kv{"KUBEXIT_NAMESPACE", ""})
 		}
 		s.env[c.name] = env

@@ -80,6 +80,7 @@ func (d *yamlDoc) applyEdits(edits []edit) ([]byte, error) {
 	if len(edits) == 0 {
 		return d.text, nil
 	}
+	edits = mergePrepends(edits)
 	var splices []splice
 	for _, e := range edits {
 		s, err := d.spliceFor(e)
@@ -127,4 +128,22 @@ func (d *yamlDoc) check(edited []byte, edits []edit) error {
 		return fmt.Errorf("the edited document does not hold what was meant; this layout is not one kubexit can edit")
 	}
 	return nil
+}
+
+// mergePrepends makes the prepends to one list one edit, their items in
+// the edits' order: apart, the text would put the first edit's items
+// first and the data the last's.
+func mergePrepends(edits []edit) []edit {
+	var out []edit
+	for _, e := range edits {
+		i := slices.IndexFunc(out, func(o edit) bool {
+			return o.kind == prependItems && e.kind == prependItems && reflect.DeepEqual(o.path, e.path)
+		})
+		if i < 0 {
+			out = append(out, e)
+			continue
+		}
+		out[i].values = append(slices.Clone(out[i].values), e.values...)
+	}
+	return out
 }
