@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -218,72 +217,4 @@ func rewriteManifest(path string, data []byte) error {
 		return unwrapPath(err)
 	}
 	return unwrapPath(os.Rename(tmp.Name(), path))
-}
-
-// unifiedDiff is the unified diff (3 lines of context) from a to b, "" if
-// they are the same.
-func unifiedDiff(name, a, b string) string {
-	if a == b {
-		return ""
-	}
-	x, y := strings.SplitAfter(a, "\n"), strings.SplitAfter(b, "\n")
-	// lcs[i][j]: the longest common subsequence of x[i:] and y[j:].
-	lcs := make([][]int, len(x)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(y)+1)
-	}
-	for i := len(x) - 1; i >= 0; i-- {
-		for j := len(y) - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	type line struct {
-		op   byte
-		text string
-		i, j int // lines of a and b before this one
-	}
-	var script []line
-	i, j := 0, 0
-	for i < len(x) || j < len(y) {
-		switch {
-		case i < len(x) && j < len(y) && x[i] == y[j]:
-			script, i, j = append(script, line{' ', x[i], i, j}), i+1, j+1
-		case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
-			script, j = append(script, line{'+', y[j], i, j}), j+1
-		default:
-			script, i = append(script, line{'-', x[i], i, j}), i+1
-		}
-	}
-	var out strings.Builder
-	fmt.Fprintf(&out, "--- %s\n+++ %s (%s)\n", name, name, "kubexit")
-	for k := 0; k < len(script); {
-		if script[k].op == ' ' {
-			k++
-			continue
-		}
-		start, end := max(0, k-3), k
-		for end < len(script) && (script[end].op != ' ' || slices.ContainsFunc(script[end:min(end+7, len(script))], func(l line) bool { return l.op != ' ' })) {
-			end++
-		}
-		end = min(len(script), end+3)
-		var na, nb int
-		for _, l := range script[start:end] {
-			if l.op != '+' {
-				na++
-			}
-			if l.op != '-' {
-				nb++
-			}
-		}
-		fmt.Fprintf(&out, "@@ -%d,%d +%d,%d @@\n", script[start].i+1, na, script[start].j+1, nb)
-		for _, l := range script[start:end] {
-			out.WriteString(string(l.op) + strings.TrimSuffix(l.text, "\n") + "\n")
-		}
-		k = end
-	}
-	return out.String()
 }
