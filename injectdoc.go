@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	yaml "go.yaml.in/yaml/v3"
 )
 
 // injector is one run: uninject or inject, and the settings of its flags.
@@ -30,6 +28,10 @@ type action struct {
 	t        template
 	settings []setting     // inject: what to wire
 	record   *injectRecord // what is wired now, if anything
+	// index is the template's place among the document's: the same
+	// before and after inject's edits, which add no template (where paths,
+	// in a List, may shift).
+	index int
 }
 
 // docResult is a document done: its text, and new documents to go
@@ -51,10 +53,11 @@ func (j *injector) document(text []byte, where string) (docResult, []string) {
 	v, _ := d.data()
 	var acts []action
 	var problems []string
-	for _, t := range docTemplates(v) {
+	for i, t := range findTemplates(v) {
 		a, probs := j.decide(d, v, t)
 		problems = append(problems, prefixAll(t.in(where), probs)...)
 		if a != nil {
+			a.index = i
 			acts = append(acts, *a)
 		}
 	}
@@ -75,7 +78,7 @@ func (j *injector) document(text []byte, where string) (docResult, []string) {
 		}
 	}
 	edits = append(edits, rbacItemEdits(d, v, res.redo)...)
-	if res.text, err = d.applyEdits(edits); err != nil {
+	if res.text, _, err = d.applyEdits(edits); err != nil {
 		return res, []string{fmt.Sprintf("%s: %v", where, err)}
 	}
 	if j.uninject {
@@ -145,8 +148,8 @@ func (j *injector) wire(res docResult, acts []action, where string) (docResult, 
 	var edits, rbacItems []edit
 	var problems []string
 	var wired []template
-	for _, t := range docTemplates(v) {
-		i := slices.IndexFunc(acts, func(a action) bool { return a.t.n == t.n })
+	for k, t := range findTemplates(v) {
+		i := slices.IndexFunc(acts, func(a action) bool { return a.index == k })
 		if i < 0 {
 			continue
 		}
@@ -176,22 +179,18 @@ func (j *injector) wire(res docResult, acts []action, where string) (docResult, 
 	if len(problems) > 0 {
 		return res, problems
 	}
-	text, err := d.applyEdits(append(edits, rbacItems...))
+	text, v, err := d.applyEdits(append(edits, rbacItems...))
 	if err != nil {
 		return res, []string{fmt.Sprintf("%s: %v", where, err)}
 	}
 	res.text = text
-	return res, lintWired(text, wired, where)
+	return res, lintWired(v, wired, where)
 }
 
 // lintWired checks the wired templates as --lint would: what inject
 // cannot know alone (a grace period too short, a hold cycle, a value the
 // runtime refuses) is refused here.
-func lintWired(text []byte, wired []template, where string) []string {
-	var v any
-	if err := yaml.Unmarshal(text, &v); err != nil {
-		return []string{where + ": " + err.Error()}
-	}
+func lintWired(v any, wired []template, where string) []string {
 	var problems []string
 	for _, t := range wired {
 		raw, _ := json.Marshal(dataAt(v, append(slices.Clone(t.path), "spec")...))

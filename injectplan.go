@@ -28,18 +28,6 @@ const (
 	injectRecordKey       = "kubexit.io/injected"
 )
 
-// podTemplatePaths maps a kind to the path of its pod template (the
-// mapping that holds metadata and spec).
-var podTemplatePaths = map[string][]any{
-	"Pod":         {},
-	"Deployment":  {"spec", "template"},
-	"StatefulSet": {"spec", "template"},
-	"DaemonSet":   {"spec", "template"},
-	"ReplicaSet":  {"spec", "template"},
-	"Job":         {"spec", "template"},
-	"CronJob":     {"spec", "jobTemplate", "spec", "template"},
-}
-
 // contribution is a list (or, for the annotation, a mapping) inject puts
 // entries into: the mapping that holds it, its key, and the entries, each
 // known again by its name.
@@ -287,69 +275,8 @@ func uninjectEdits(d *yamlDoc, tpl []any, w wiring, rec *injectRecord) []edit {
 	return edits
 }
 
-// template is a pod template in a document.
-type template struct {
-	path  []any
-	kind  string
-	name  string
-	owner string // kind/name: what the RBAC objects are for
-	n     int    // its place among the document's templates
-}
-
 // in names the template in a problem: "FILE: document N (Job report)".
 func (t template) in(where string) string { return where + " (" + t.kind + " " + t.name + ")" }
-
-// docTemplates lists the pod templates of a document's data, numbered in
-// order: the same numbers before and after inject's edits, which add no
-// template (where paths, in a List, may shift).
-func docTemplates(v any) []template {
-	ts := findTemplates(v)
-	for i := range ts {
-		ts[i].n = i
-	}
-	return ts
-}
-
-// findTemplates lists the pod templates of a document's data: its own, or
-// its items' if it is a List (a KRM ResourceList too).
-func findTemplates(v any) []template {
-	kind, _ := dataAt(v, "kind").(string)
-	if items, ok := dataAt(v, "items").([]any); ok && strings.HasSuffix(kind, "List") {
-		var out []template
-		for i, it := range items {
-			for _, t := range findTemplates(it) {
-				out = append(out, template{path: append([]any{"items", i}, t.path...), kind: t.kind, name: t.name, owner: t.owner})
-			}
-		}
-		return out
-	}
-	p, ok := podTemplatePaths[kind]
-	if !ok || dataAt(v, append(slices.Clone(p), "spec")...) == nil {
-		return nil
-	}
-	name, _ := dataAt(v, "metadata", "name").(string)
-	return []template{{path: p, kind: kind, name: name, owner: kind + "/" + name}}
-}
-
-// dataAt is the value at path in plain data, or nil.
-func dataAt(v any, path ...any) any {
-	for _, p := range path {
-		switch c := v.(type) {
-		case map[string]any:
-			k, _ := p.(string)
-			v = c[k]
-		case []any:
-			i, _ := p.(int)
-			if i < 0 || i >= len(c) {
-				return nil
-			}
-			v = c[i]
-		default:
-			return nil
-		}
-	}
-	return v
-}
 
 // krmAnnotation tells whether an annotation is one a KRM function runner
 // (kustomize, kpt) puts on the items it passes, and takes off again.

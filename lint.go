@@ -99,41 +99,16 @@ type podTemplate struct {
 // podTemplates finds the pod specs of a Pod, a workload's template, a
 // CronJob's job template, or the items of a List.
 func podTemplates(obj map[string]any) []podTemplate {
-	kind, _ := obj["kind"].(string)
-	if items, ok := obj["items"].([]any); ok && strings.HasSuffix(kind, "List") {
-		var out []podTemplate
-		for _, it := range items {
-			if m, ok := it.(map[string]any); ok {
-				out = append(out, podTemplates(m)...)
-			}
+	var out []podTemplate
+	for _, t := range findTemplates(obj) {
+		raw, err := yaml.Marshal(dataAt(obj, append(slices.Clone(t.path), "spec")...))
+		var spec lintPodSpec
+		if err != nil || yaml.Unmarshal(raw, &spec) != nil {
+			continue
 		}
-		return out
+		out = append(out, podTemplate{what: t.kind + " " + t.name, spec: spec})
 	}
-	path := map[string][]string{
-		"Pod":         {"spec"},
-		"Deployment":  {"spec", "template", "spec"},
-		"StatefulSet": {"spec", "template", "spec"},
-		"DaemonSet":   {"spec", "template", "spec"},
-		"ReplicaSet":  {"spec", "template", "spec"},
-		"Job":         {"spec", "template", "spec"},
-		"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
-	}[kind]
-	if path == nil {
-		return nil
-	}
-	var node any = obj
-	for _, key := range path {
-		m, _ := node.(map[string]any)
-		node = m[key]
-	}
-	raw, err := yaml.Marshal(node)
-	var spec lintPodSpec
-	if node == nil || err != nil || yaml.Unmarshal(raw, &spec) != nil {
-		return nil
-	}
-	meta, _ := obj["metadata"].(map[string]any)
-	name, _ := meta["name"].(string)
-	return []podTemplate{{what: kind + " " + name, spec: spec}}
+	return out
 }
 
 // defaultTerminationGrace is the pod's terminationGracePeriodSeconds when
@@ -299,4 +274,65 @@ func readManifest(name string, stdin io.Reader) ([]byte, error) {
 		return nil, errors.New("larger than 16 MB")
 	}
 	return b.Bytes(), nil
+}
+
+// podTemplatePaths maps a kind to the path of its pod template (the
+// mapping that holds metadata and spec).
+var podTemplatePaths = map[string][]any{
+	"Pod":         {},
+	"Deployment":  {"spec", "template"},
+	"StatefulSet": {"spec", "template"},
+	"DaemonSet":   {"spec", "template"},
+	"ReplicaSet":  {"spec", "template"},
+	"Job":         {"spec", "template"},
+	"CronJob":     {"spec", "jobTemplate", "spec", "template"},
+}
+
+// template is a pod template in a document.
+type template struct {
+	path  []any
+	kind  string
+	name  string
+	owner string // kind/name: what inject's RBAC objects are for
+}
+
+// findTemplates lists the pod templates of a document's data: its own, or
+// its items' if it is a List (a KRM ResourceList too).
+func findTemplates(v any) []template {
+	kind, _ := dataAt(v, "kind").(string)
+	if items, ok := dataAt(v, "items").([]any); ok && strings.HasSuffix(kind, "List") {
+		var out []template
+		for i, it := range items {
+			for _, t := range findTemplates(it) {
+				out = append(out, template{path: append([]any{"items", i}, t.path...), kind: t.kind, name: t.name, owner: t.owner})
+			}
+		}
+		return out
+	}
+	p, ok := podTemplatePaths[kind]
+	if !ok || dataAt(v, append(slices.Clone(p), "spec")...) == nil {
+		return nil
+	}
+	name, _ := dataAt(v, "metadata", "name").(string)
+	return []template{{path: p, kind: kind, name: name, owner: kind + "/" + name}}
+}
+
+// dataAt is the value at path in plain data, or nil.
+func dataAt(v any, path ...any) any {
+	for _, p := range path {
+		switch c := v.(type) {
+		case map[string]any:
+			k, _ := p.(string)
+			v = c[k]
+		case []any:
+			i, _ := p.(int)
+			if i < 0 || i >= len(c) {
+				return nil
+			}
+			v = c[i]
+		default:
+			return nil
+		}
+	}
+	return v
 }

@@ -75,17 +75,18 @@ func plainCopy(v any) any {
 }
 
 // applyEdits makes the edits to the document's text, and checks that the
-// result parses to the data they say.
-func (d *yamlDoc) applyEdits(edits []edit) ([]byte, error) {
+// result parses to the data they say; it returns the text and that data.
+func (d *yamlDoc) applyEdits(edits []edit) ([]byte, any, error) {
 	if len(edits) == 0 {
-		return d.text, nil
+		v, err := d.data()
+		return d.text, v, err
 	}
 	edits = mergePrepends(edits)
 	var splices []splice
 	for _, e := range edits {
 		s, err := d.spliceFor(e)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		splices = append(splices, s...)
 	}
@@ -94,22 +95,24 @@ func (d *yamlDoc) applyEdits(edits []edit) ([]byte, error) {
 	pos := 0
 	for _, s := range splices {
 		if s.at < pos {
-			return nil, fmt.Errorf("two changes overlap at byte %d", s.at)
+			return nil, nil, fmt.Errorf("two changes overlap at byte %d", s.at)
 		}
 		out.Write(d.text[pos:s.at])
 		out.WriteString(s.text)
 		pos = s.end
 	}
 	out.Write(d.text[pos:])
-	return out.Bytes(), d.check(out.Bytes(), edits)
+	v, err := d.check(out.Bytes(), edits)
+	return out.Bytes(), v, err
 }
 
 // check parses the edited text and compares it with the original data
-// changed by the edits: a layout the edits misread shows here.
-func (d *yamlDoc) check(edited []byte, edits []edit) error {
+// changed by the edits (a layout the edits misread shows here); it returns
+// the edited text's data.
+func (d *yamlDoc) check(edited []byte, edits []edit) (any, error) {
 	want, err := d.data()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Deeper edits first: a list's prepended items would shift the indexes
 	// of the paths that go through it.
@@ -117,17 +120,17 @@ func (d *yamlDoc) check(edited []byte, edits []edit) error {
 	slices.SortStableFunc(edits, func(a, b edit) int { return len(b.path) - len(a.path) })
 	for _, e := range edits {
 		if want, err = applyData(want, e.path, e); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var got any
 	if err := yaml.Unmarshal(edited, &got); err != nil {
-		return fmt.Errorf("the edited document does not parse (%v); this layout is not one kubexit can edit", cutError{err})
+		return nil, fmt.Errorf("the edited document does not parse (%v); this layout is not one kubexit can edit", cutError{err})
 	}
 	if !reflect.DeepEqual(got, want) {
-		return fmt.Errorf("the edited document does not hold what was meant; this layout is not one kubexit can edit")
+		return nil, fmt.Errorf("the edited document does not hold what was meant; this layout is not one kubexit can edit")
 	}
-	return nil
+	return got, nil
 }
 
 // mergePrepends makes the prepends to one list one edit, their items in
