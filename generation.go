@@ -32,7 +32,7 @@ func openGeneration(dir string, now time.Time) error {
 	// Temporary files named after ".generation" (no container name starts
 	// with '.'); those of a writer killed midway go first.
 	removeStaleTemps(dir, generationFileName)
-	return replaceFile(dir, generationFileName, generationFileName, content)
+	return replaceFile(dir, generationFileName, generationFileName, 0o644, content)
 }
 
 // readGeneration reads dir's generation marker: when the current generation

@@ -123,14 +123,14 @@ func writeTombstone(dir, name string, t tombstone) error {
 // gives it mode 0644 and renames it over <dir>/<name>. On failure the
 // temporary file is removed, and the tombstone is unchanged.
 func replaceTombstone(dir, name string, content []byte) error {
-	return replaceFile(dir, name, name, content)
+	return replaceFile(dir, name, name, 0o644, content)
 }
 
 // replaceFile replaces <dir>/<file> with content, as replaceTombstone
-// describes, through a temporary file named after the process NAME: never
+// describes (with mode), through a temporary file named after NAME: never
 // written through, whatever is at the path (a link is replaced, not
 // followed), and never seen half written.
-func replaceFile(dir, file, name string, content []byte) (err error) {
+func replaceFile(dir, file, name string, mode os.FileMode, content []byte) (err error) {
 	// The leading dot keeps temporary files out of the name space of
 	// tombstones: a container name never starts with '.'.
 	tmp, err := os.CreateTemp(dir, tempPrefix(name)+"*")
@@ -146,7 +146,7 @@ func replaceFile(dir, file, name string, content []byte) (err error) {
 	if _, err := tmp.Write(content); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {

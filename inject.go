@@ -193,28 +193,16 @@ func writeOutputs(name string, inputs []injectInput, outputs [][]byte, inPlace, 
 	return 0
 }
 
-// rewriteManifest writes data to path through a temporary file and a rename,
-// keeping path's mode: a failure leaves the old file whole.
+// rewriteManifest replaces the file at path with data, through a
+// temporary file and a rename (replaceFile), keeping its mode: a failure
+// leaves the old file whole.
 func rewriteManifest(path string, data []byte) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return unwrapPath(err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".kubexit-*")
-	if err != nil {
-		return unwrapPath(err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	if err := replaceFile(filepath.Dir(path), filepath.Base(path), filepath.Base(path), st.Mode().Perm(), data); err != nil {
 		return fmt.Errorf("%s: %w", path, unwrapPath(err))
 	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		tmp.Close()
-		return unwrapPath(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return unwrapPath(err)
-	}
-	return unwrapPath(os.Rename(tmp.Name(), path))
+	return nil
 }

@@ -143,7 +143,7 @@ func writeHoldFile(dir, name string, content []byte, log *slog.Logger) error {
 	if unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
 		log.Warn("the hold file is not a regular file; replacing it, never writing through it", "path", path, "err", notRegularFile(st.Mode))
 	}
-	return replaceFile(dir, holdFileName(name), name, content)
+	return replaceFile(dir, holdFileName(name), name, 0o644, content)
 }
 
 // release ends the hold as end says; the caller forwards h.sig.
